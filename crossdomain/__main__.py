@@ -1,0 +1,5 @@
+import sys
+
+from crossdomain.cli import main
+
+sys.exit(main())

@@ -1,0 +1,44 @@
+"""DNA: one symbol per base, A/C/G/T; IUPAC ambiguity codes follow the unknown policy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossdomain.adapters import register_adapter
+from crossdomain.adapters.base import Adapter, AdapterError, RawRecord
+from crossdomain.adapters.formats import comma_rows, fasta_records
+
+
+@register_adapter("dna")
+class DNAAdapter(Adapter):
+    """Reads UCI molecular-biology files (``CLASS,NAME,SEQUENCE``) or FASTA (label = first header word after the id).
+
+    Ambiguity codes (N, D, R, S, ...) are not in the alphabet: with ``unknown: replace`` they all
+    become ``N`` (one "unknown base" symbol), with ``drop`` the record is dropped; both are counted.
+    """
+
+    alphabet = ("A", "C", "G", "T")
+    unknown_symbol = "N"
+    accepted_options = ("format",)
+    description = "DNA bases A/C/G/T; IUPAC ambiguity codes by policy"
+
+    def read_raw(self, sources: dict[str, list[Path]]):
+        fmt = self.options.get("format", "uci")
+        for files in sources.values():
+            for path in files:
+                if fmt == "uci":
+                    yield from self._read_uci(path)
+                elif fmt == "fasta":
+                    for origin, header, seq in fasta_records(path):
+                        parts = header.split()
+                        if len(parts) < 2:
+                            raise AdapterError(f"{origin}: FASTA header needs '>ID LABEL', got {header!r}")
+                        yield RawRecord(parts[0], parts[1], list(seq.upper()), origin)
+                else:
+                    raise AdapterError(f"adapter 'dna': unknown format {fmt!r}; expected 'uci' or 'fasta'")
+
+    @staticmethod
+    def _read_uci(path: Path):
+        for origin, (label, name, sequence) in comma_rows(path, n_fields=3):
+            if not sequence:
+                raise AdapterError(f"{origin}: empty sequence")
+            yield RawRecord(name, label, list(sequence.upper()), origin)

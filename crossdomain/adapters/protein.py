@@ -1,0 +1,55 @@
+"""Proteins: one symbol per residue, the 20 amino acids plus X/B/Z/U/O."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossdomain.adapters import register_adapter
+from crossdomain.adapters.base import Adapter, AdapterError, RawRecord
+from crossdomain.adapters.formats import comma_rows, fasta_records
+
+
+@register_adapter("protein")
+class ProteinAdapter(Adapter):
+    """Reads DeepLoc-style FASTA (``>ACCESSION Location-M [test]``) or a modlamp CSV.
+
+    ``format: deeploc_fasta`` takes the label from the header's location (the ``-M/-S/-U``
+    membrane suffix and any ``test`` tag are ignored: the harness makes its own split).
+    ``format: modlamp_csv`` reads ``SEQUENCE, CLASS_INDEX`` rows after modlamp's header line
+    ``N,FEATURES,NAME0,NAME1``; ``label_names`` (optional) renames the class names.
+    """
+
+    alphabet = tuple("ACDEFGHIKLMNPQRSTVWY") + ("X", "B", "Z", "U", "O")
+    unknown_symbol = "X"
+    accepted_options = ("format", "label_names")
+    description = "amino acids (20 standard + X/B/Z/U/O)"
+
+    def read_raw(self, sources: dict[str, list[Path]]):
+        fmt = self.options.get("format", "deeploc_fasta")
+        readers = {"deeploc_fasta": self._read_deeploc, "modlamp_csv": self._read_modlamp}
+        if fmt not in readers:
+            raise AdapterError(f"adapter 'protein': unknown format {fmt!r}; expected one of {sorted(readers)}")
+        for files in sources.values():
+            for path in files:
+                yield from readers[fmt](path)
+
+    @staticmethod
+    def _read_deeploc(path: Path):
+        for origin, header, seq in fasta_records(path):
+            parts = header.split()
+            if len(parts) < 2 or "-" not in parts[1]:
+                raise AdapterError(f"{origin}: expected header '>ACCESSION Location-M [test]', got {header!r}")
+            location = parts[1].rsplit("-", 1)[0]
+            yield RawRecord(parts[0], location, list(seq.upper()), origin)
+
+    def _read_modlamp(self, path: Path):
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+        if len(header) < 4:
+            raise AdapterError(f"{path}:1: expected modlamp header 'N,FEATURES,CLASS0,CLASS1', got {','.join(header)!r}")
+        class_names = header[2:]
+        renames = self.options.get("label_names") or {}
+        for origin, (sequence, class_index) in comma_rows(path, n_fields=2, skip_header=True):
+            if not class_index.isdigit() or int(class_index) >= len(class_names):
+                raise AdapterError(f"{origin}: class index {class_index!r} is not one of 0..{len(class_names) - 1}")
+            name = class_names[int(class_index)]
+            yield RawRecord(f"{path.stem}:{origin.rsplit(':', 1)[1]}", renames.get(name, name), list(sequence.upper()), origin)

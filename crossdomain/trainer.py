@@ -1,0 +1,198 @@
+"""The one training path for every domain, on transformers' ``Trainer``.
+
+AdamW with linear warm-up and decay, epochs or max steps, gradient accumulation, dev
+evaluation every N steps (recorded as the learning curve, including step 0), early stopping
+on the task's primary metric with the best weights restored, bf16 autocast on CUDA.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+from crossdomain.config import TrainConfig
+
+
+@dataclass
+class EncodedSplit:
+    input_ids: list[list[int]]
+    labels: list[int]
+    ids: list[str]  # record ids, for the predictions file
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class SequenceDataset(torch.utils.data.Dataset):
+    def __init__(self, split: EncodedSplit):
+        self.split = split
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, index):
+        return {"input_ids": self.split.input_ids[index], "labels": self.split.labels[index]}
+
+
+class PadCollator:
+    """Pads each batch to its own longest sequence (dynamic padding)."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        longest = max(len(item["input_ids"]) for item in batch)
+        input_ids = torch.full((len(batch), longest), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), longest), dtype=torch.long)
+        for row, item in enumerate(batch):
+            input_ids[row, : len(item["input_ids"])] = torch.tensor(item["input_ids"])
+            attention[row, : len(item["input_ids"])] = 1
+        labels = torch.tensor([item["labels"] for item in batch], dtype=torch.long)
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+
+
+def classification_metrics(labels, predictions) -> dict[str, float]:
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "macro_f1": float(f1_score(labels, predictions, average="macro", zero_division=0)),
+        "mcc": float(matthews_corrcoef(labels, predictions)),
+    }
+
+
+def _compute_metrics(eval_prediction) -> dict[str, float]:
+    logits = eval_prediction.predictions[0] if isinstance(eval_prediction.predictions, tuple) else eval_prediction.predictions
+    return classification_metrics(eval_prediction.label_ids, np.argmax(logits, axis=-1))
+
+
+class CurveAndBestModel(TrainerCallback):
+    """Records the learning curve; keeps the best dev weights in memory; stops early on patience."""
+
+    def __init__(self, metric: str, patience: int):
+        self.metric = f"eval_{metric}"
+        self.patience = patience
+        self.curve: list[dict] = []
+        self.best_score = -np.inf
+        self.best_step = 0
+        self.best_state = None
+        self.bad_evaluations = 0
+        self.started = time.perf_counter()
+        self.pending_loss: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.pending_loss = float(logs["loss"])
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        score = float(metrics[self.metric])
+        self.curve.append({
+            "step": int(state.global_step),
+            "epoch": float(state.epoch or 0.0),
+            "seconds": round(time.perf_counter() - self.started, 3),
+            "dev": score,
+            "dev_loss": float(metrics.get("eval_loss", float("nan"))),
+            "train_loss": self.pending_loss,
+        })
+        self.pending_loss = None
+        if score > self.best_score:
+            self.best_score, self.best_step, self.bad_evaluations = score, int(state.global_step), 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        elif state.global_step > 0:
+            self.bad_evaluations += 1
+            if self.patience and self.bad_evaluations >= self.patience:
+                control.should_training_stop = True
+
+
+@dataclass
+class TrainOutcome:
+    test_metrics: dict[str, float]
+    curve: list[dict]
+    best_step: int
+    steps: int
+    train_seconds: float
+    test_labels: list[int] = field(default_factory=list)
+    test_predictions: list[int] = field(default_factory=list)
+    test_probabilities: list[list[float]] = field(default_factory=list)
+
+
+def device_name() -> str:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingArguments:
+    cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=work_dir,
+        learning_rate=cfg.lr,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        warmup_steps=cfg.warmup_ratio,  # < 1 is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type="linear",
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        eval_strategy="steps",
+        eval_steps=cfg.eval_every,
+        eval_on_start=True,
+        logging_strategy="steps",
+        logging_steps=cfg.eval_every,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        bf16=bool(cfg.bf16 and cuda and torch.cuda.is_bf16_supported()),
+        tf32=True if cuda else None,
+        use_cpu=not cuda,
+        dataloader_pin_memory=cuda,
+        train_sampling_strategy="group_by_length",
+        remove_unused_columns=False,
+    )
+
+
+def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
+                       seed: int, primary_metric: str, pad_id: int, work_dir: str) -> TrainOutcome:
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
+    tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience)
+    train_set = SequenceDataset(train)
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(cfg, seed, work_dir),
+        data_collator=PadCollator(pad_id),
+        train_dataset=train_set,
+        eval_dataset=SequenceDataset(dev),
+        compute_metrics=_compute_metrics,
+        callbacks=[tracker],
+    )
+    trainer.remove_callback(PrinterCallback)  # the learning curve is recorded, not printed
+    started = time.perf_counter()
+    result = trainer.train()
+    train_seconds = time.perf_counter() - started
+    if not tracker.curve or tracker.curve[-1]["step"] != result.global_step:
+        trainer.evaluate()  # the curve always ends at the final step
+    if tracker.best_state is not None:
+        model.load_state_dict(tracker.best_state)
+    output = trainer.predict(SequenceDataset(test))
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    probabilities = torch.softmax(torch.tensor(logits, dtype=torch.float32), dim=-1).numpy()
+    predictions = probabilities.argmax(axis=-1)
+    return TrainOutcome(
+        test_metrics=classification_metrics(test.labels, predictions),
+        curve=tracker.curve,
+        best_step=tracker.best_step,
+        steps=int(result.global_step),
+        train_seconds=train_seconds,
+        test_labels=list(test.labels),
+        test_predictions=[int(p) for p in predictions],
+        test_probabilities=np.round(probabilities, 5).tolist(),
+    )
