@@ -96,7 +96,9 @@ def load_tokenizer(source: ModelSource):
 def build_model(source: ModelSource, init: str, num_labels: int):
     """Build the classifier; seed *before* calling this."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()  # the load report's "classifier newly initialized" is expected, every time
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
     if init == "pretrained":

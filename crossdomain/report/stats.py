@@ -1,0 +1,230 @@
+"""Statistics over unit files: per-arm summaries, paired pretrained − random differences, convergence.
+
+Intervals over seeds are Student-t intervals: with the 3–5 seeds a suite affords, a bootstrap
+over seeds has too few distinct resamples to cover reliably, while t accounts for the small n.
+With one unit per arm the interval comes from bootstrapping that unit's test predictions.
+The paired test is the Wilcoxon signed-rank test (exact for small n; no normality assumed).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from crossdomain.trainer import classification_metrics
+
+PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+CONVERGENCE_FRACTION = 0.95
+
+
+@dataclass
+class UnitTable:
+    ok: pd.DataFrame  # one row per finished unit
+    failed: pd.DataFrame  # failed units, never silently dropped
+    records: dict[str, dict]  # unit_id → full record (curves, predictions path)
+
+
+def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
+    records: dict[str, dict] = {}
+    for run_dir in run_dirs:
+        units_dir = Path(run_dir) / "units"
+        if not units_dir.is_dir():
+            raise FileNotFoundError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
+        for path in sorted(units_dir.glob("*.json")):
+            with open(path, encoding="utf-8") as handle:
+                record = json.load(handle)
+            record["_path"] = str(path)
+            records[record["unit_id"]] = record
+    rows = []
+    for unit_id, record in records.items():
+        unit = record["unit"]
+        metrics = record.get("metrics") or {}
+        rows.append({
+            "unit_id": unit_id, "status": record.get("status"), "error": record.get("error"),
+            "task": unit["task"], "domain": unit["task"].split("/")[0], "fold": unit["fold"], "init": unit["init"],
+            "seed": unit["seed"], "mapping_seed": unit["mapping_seed"], "model": unit["model"], "mapping": unit["mapping"],
+            "metric_name": metrics.get("primary_metric") if metric == "primary" else metric,
+            "score": metrics.get(metric),
+            "wall_seconds": record.get("wall_seconds"),
+        })
+    frame = pd.DataFrame(rows, columns=["unit_id", "status", "error", "task", "domain", "fold", "init", "seed",
+                                        "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds"])
+    frame["arm"] = arm_labels(frame)
+    ok = frame[frame["status"] == "ok"].reset_index(drop=True)
+    failed = frame[frame["status"] != "ok"].reset_index(drop=True)
+    return UnitTable(ok, failed, records)
+
+
+def arm_labels(frame: pd.DataFrame) -> pd.Series:
+    """The init, qualified by model and mapping strategy when a merged set holds several."""
+    label = frame["init"].astype(str)
+    if frame["model"].nunique() > 1:
+        label = label + " · " + frame["model"].astype(str)
+    if frame["mapping"].nunique() > 1:
+        label = label + " · " + frame["mapping"].astype(str)
+    return label
+
+
+def t_interval(values) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return (float("nan"), float("nan"))
+    mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+    half = stats.t.ppf(0.975, len(values) - 1) * sem
+    return (float(mean - half), float(mean + half))
+
+
+def read_predictions(record: dict) -> pd.DataFrame:
+    path = Path(record["_path"]).with_suffix("").as_posix() + ".predictions.csv"
+    return pd.read_csv(path, keep_default_na=False, dtype={"id": str, "label": str, "prediction": str})
+
+
+def metric_from_predictions(labels, predictions, metric: str) -> float:
+    return classification_metrics(labels, predictions)[metric]
+
+
+def bootstrap_interval(labels, predictions, metric: str, other_predictions=None) -> tuple[float, float]:
+    """Percentile interval of the metric (or of the paired difference) over resampled test items."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    values = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        idx = rng.integers(0, len(labels), len(labels))
+        value = metric_from_predictions(labels[idx], predictions[idx], metric)
+        if other_predictions is not None:
+            value -= metric_from_predictions(labels[idx], np.asarray(other_predictions)[idx], metric)
+        values.append(value)
+    return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+
+
+def _metric_name(group: pd.DataFrame) -> str:
+    return str(group["metric_name"].iloc[0])
+
+
+def summarise_arms(table: UnitTable, column: str = "score") -> pd.DataFrame:
+    rows = []
+    for (task, arm), group in table.ok.groupby(["task", "arm"], sort=True):
+        values = group[column].astype(float).dropna().to_numpy()
+        method = "t over seeds"
+        if len(values) >= 2:
+            low, high = t_interval(values)
+        elif len(values) == 1 and column == "score":
+            method = "bootstrap over test items"
+            predictions = read_predictions(table.records[group["unit_id"].iloc[0]])
+            low, high = bootstrap_interval(predictions["label"], predictions["prediction"], _metric_name(group))
+        else:
+            low = high = float("nan")
+        rows.append({
+            "task": task, "domain": task.split("/")[0], "arm": arm, "metric": _metric_name(group), "n": len(values),
+            "mean": float(values.mean()) if len(values) else float("nan"),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+            "ci_low": low, "ci_high": high, "ci_method": method,
+        })
+    return pd.DataFrame(rows)
+
+
+def pair_units(table: UnitTable, treatment: str = "pretrained", control: str = "random"):
+    """(pairs frame, unpaired frame): pairs matched on task, fold, seed, mapping seed, model, mapping."""
+    ok = table.ok
+    a = ok[ok["init"] == treatment].set_index(PAIR_KEYS)
+    b = ok[ok["init"] == control].set_index(PAIR_KEYS)
+    common = a.index.intersection(b.index)
+    pairs = pd.DataFrame({
+        "treatment_id": a.loc[common, "unit_id"], "control_id": b.loc[common, "unit_id"],
+        "treatment": a.loc[common, "score"].astype(float), "control": b.loc[common, "score"].astype(float),
+    }).reset_index()
+    pairs["delta"] = pairs["treatment"] - pairs["control"]
+    paired_ids = set(pairs["treatment_id"]) | set(pairs["control_id"])
+    unpaired = pd.concat([ok[~ok["unit_id"].isin(paired_ids) & ok["init"].isin([treatment, control])], table.failed])
+    return pairs, unpaired.reset_index(drop=True)
+
+
+def paired_differences(table: UnitTable, pairs: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for task, group in pairs.groupby("task", sort=True):
+        deltas = group["delta"].to_numpy()
+        metric = _metric_name(table.ok[table.ok["task"] == task])
+        row = {"task": task, "domain": task.split("/")[0], "metric": metric, "pairs": len(deltas),
+               "delta_mean": float(deltas.mean()), "delta_std": float(deltas.std(ddof=1)) if len(deltas) > 1 else float("nan")}
+        if len(deltas) >= 2:
+            row["delta_ci_low"], row["delta_ci_high"] = t_interval(deltas)
+            row["ci_method"] = "t over pairs"
+            row["test"] = "Wilcoxon signed-rank (two-sided)"
+            row["p_value"] = wilcoxon_p(deltas)
+        else:
+            first = group.iloc[0]
+            treated = read_predictions(table.records[first["treatment_id"]])
+            control = read_predictions(table.records[first["control_id"]])
+            if list(treated["id"]) != list(control["id"]):
+                raise ValueError(f"task {task}: paired units were tested on different items")
+            row["delta_ci_low"], row["delta_ci_high"] = bootstrap_interval(
+                treated["label"], treated["prediction"], metric, other_predictions=control["prediction"])
+            row["ci_method"] = "paired bootstrap over test items"
+            row["test"] = "none (one pair)"
+            row["p_value"] = float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def wilcoxon_p(deltas) -> float:
+    deltas = np.asarray(deltas, dtype=float)
+    if np.allclose(deltas, 0):
+        return 1.0
+    return float(stats.wilcoxon(deltas, alternative="two-sided").pvalue)
+
+
+# -- convergence -----------------------------------------------------------------------------
+
+
+def convergence(curve: list[dict], fraction: float = CONVERGENCE_FRACTION) -> dict:
+    """Steps and seconds until the dev score first reaches ``fraction`` × the final dev score; area under the curve."""
+    if not curve:
+        return {"steps_to_95": float("nan"), "seconds_to_95": float("nan"), "dev_auc": float("nan"), "final_dev": float("nan")}
+    steps = np.array([p["step"] for p in curve], dtype=float)
+    dev = np.array([p["dev"] for p in curve], dtype=float)
+    seconds = np.array([p["seconds"] for p in curve], dtype=float)
+    final = dev[-1]
+    reached = np.nonzero(dev >= fraction * final)[0] if final > 0 else []
+    first = reached[0] if len(reached) else None
+    span = steps[-1] - steps[0]
+    auc = float(np.trapezoid(dev, steps) / span) if span > 0 else float(dev[0])
+    return {
+        "steps_to_95": float(steps[first]) if first is not None else float("nan"),
+        "seconds_to_95": float(seconds[first]) if first is not None else float("nan"),
+        "dev_auc": auc,
+        "final_dev": float(final),
+    }
+
+
+def add_convergence(table: UnitTable) -> UnitTable:
+    measures = [convergence(table.records[u].get("curve") or []) for u in table.ok["unit_id"]]
+    extra = pd.DataFrame(measures, index=table.ok.index)
+    table.ok = pd.concat([table.ok, extra], axis=1)
+    return table
+
+
+def curves_frame(table: UnitTable) -> pd.DataFrame:
+    rows = []
+    for _, unit in table.ok.iterrows():
+        for point in table.records[unit["unit_id"]].get("curve") or []:
+            rows.append({"task": unit["task"], "arm": unit["arm"], "unit_id": unit["unit_id"], "step": point["step"],
+                         "seconds": point["seconds"], "dev": point["dev"]})
+    return pd.DataFrame(rows, columns=["task", "arm", "unit_id", "step", "seconds", "dev"])
+
+
+def mean_curve(curves: pd.DataFrame) -> pd.DataFrame:
+    """Mean and t-interval of several units' curves on the union of their steps (a stopped unit holds its last value)."""
+    grid = np.unique(curves["step"].to_numpy())
+    stacked = []
+    for _, unit in curves.groupby("unit_id"):
+        stacked.append(np.interp(grid, unit["step"].to_numpy(float), unit["dev"].to_numpy(float)))
+    stacked = np.vstack(stacked)
+    low, high = zip(*(t_interval(stacked[:, i]) for i in range(len(grid))))
+    return pd.DataFrame({"step": grid, "mean": stacked.mean(axis=0), "low": low, "high": high, "n": len(stacked)})
+

@@ -1,0 +1,114 @@
+"""Tables: the machine-readable summary, a Markdown headline and a booktabs LaTeX float."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+SIGNIFICANCE = 0.05
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "Δ": r"$\Delta$", "·": r"$\cdot$", "−": "--"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _p(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def build_summary(arms: pd.DataFrame, deltas: pd.DataFrame, convergence: pd.DataFrame) -> pd.DataFrame:
+    """One row per task × arm with every statistic (Δ columns repeat on each arm of a task)."""
+    summary = arms.merge(convergence, on=["task", "arm"], how="left")
+    if not deltas.empty:
+        summary = summary.merge(deltas.drop(columns=["domain", "metric"]).rename(columns={"ci_method": "delta_ci_method"}),
+                                on="task", how="left")
+    return summary
+
+
+def headline(summary: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
+    """Task | metric | one 'mean ± std' column per arm | Δ [95% CI] | p | pairs."""
+    rows = []
+    for task, group in summary.groupby("task", sort=True):
+        by_arm = group.set_index("arm")
+        row = {"task": task, "metric": group["metric"].iloc[0], "n": int(group["n"].max())}
+        for arm in arms_order:
+            if arm in by_arm.index:
+                entry = by_arm.loc[arm]
+                row[arm] = f"{_fmt(entry['mean'])} ± {_fmt(entry['std'])}"
+            else:
+                row[arm] = "–"
+        first = group.iloc[0]
+        if "delta_mean" in group and not pd.isna(first.get("delta_mean")):
+            row["Δ [95% CI]"] = f"{first['delta_mean']:+.3f} [{_fmt(first['delta_ci_low'])}, {_fmt(first['delta_ci_high'])}]"
+            row["p"] = _p(first["p_value"])
+            row["pairs"] = int(first["pairs"])
+        else:
+            row["Δ [95% CI]"], row["p"], row["pairs"] = "–", "–", 0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False)
+
+
+def to_latex(summary: pd.DataFrame, arms_order: list[str], caption: str, label: str = "tab:crossdomain") -> str:
+    """A booktabs ``table`` float: best mean per task in bold, ± std, Δ with interval, * for p < 0.05."""
+    columns = "ll" + "c" * len(arms_order) + "c"
+    header = " & ".join(["Task", "Metric", *[latex_escape(a) for a in arms_order], r"$\Delta$ [95\% CI]"])
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{columns}}}", r"\toprule",
+             header + r" \\", r"\midrule"]
+    for task, group in summary.groupby("task", sort=True):
+        by_arm = group.set_index("arm")
+        best = group["mean"].max()
+        cells = []
+        for arm in arms_order:
+            if arm not in by_arm.index:
+                cells.append("--")
+                continue
+            entry = by_arm.loc[arm]
+            value = rf"{_fmt(entry['mean'])} $\pm$ {_fmt(entry['std'])}"
+            cells.append(rf"\textbf{{{value}}}" if entry["mean"] == best and len(group) > 1 else value)
+        first = group.iloc[0]
+        if "delta_mean" in group and not pd.isna(first.get("delta_mean")):
+            mark = "$^{*}$" if not pd.isna(first["p_value"]) and first["p_value"] < SIGNIFICANCE else ""
+            delta = rf"{first['delta_mean']:+.3f}{mark} [{_fmt(first['delta_ci_low'])}, {_fmt(first['delta_ci_high'])}]"
+        else:
+            delta = "--"
+        lines.append(" & ".join([latex_escape(task), latex_escape(first["metric"]), *cells, delta]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
+              r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def per_seed_table(units: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Per-seed scores of one task, arms side by side."""
+    subset = units[units["task"] == task]
+    table = subset.pivot_table(index=["fold", "mapping_seed", "seed"], columns="arm", values="score", aggfunc="first")
+    return table.reset_index()
+
+
+def datasets_table(stats: list[dict]) -> str:
+    rows = []
+    for s in stats:
+        sizes = s["split_sizes"]
+        split = (f"{sizes['train']}/{sizes['dev']}/{sizes['test']}" if "train" in sizes
+                 else f"{s['folds']} folds (fold0 {sizes['fold0']['train']}/{sizes['fold0']['dev']}/{sizes['fold0']['test']})")
+        rows.append({
+            "task": s["task"], "v": s["version"],
+            "source": "; ".join(v["location"].split(" (")[0] for v in s["sources"].values()),
+            "raw": s["raw_rows"], "dropped": ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "–",
+            "rows": s["rows"], "classes": " ".join(f"{k}={v}" for k, v in s["class_counts"].items()),
+            "len min/med/max": "/".join(str(s["length_before_segmenting"][k]) for k in ("min", "median", "max")),
+            "train/dev/test": split,
+        })
+    return pd.DataFrame(rows).to_markdown(index=False)

@@ -1,0 +1,106 @@
+import pytest
+
+from crossdomain.adapters import ADAPTERS, AdapterError, UnknownSymbolError
+from crossdomain.adapters.music import parse_file, score_parts_to_symbols
+
+
+def read(adapter_name, path, **options):
+    adapter = ADAPTERS.get(adapter_name)(**options)
+    return adapter, list(adapter.read({"src": [path]}))
+
+
+def test_dna_uci_rows_parse(tmp_path):
+    path = tmp_path / "tiny.data"
+    path.write_text("EI, A-1,  ACGTAC\nN,B-2,\t\tacgtta\n")
+    _, records = read("dna", path)
+    assert [(r.id, r.label, "".join(r.symbols)) for r in records] == [("A-1", "EI", "ACGTAC"), ("B-2", "N", "ACGTTA")]
+    assert records[1].origin.endswith("tiny.data:2")
+
+
+def test_dna_unknown_symbol_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.data"
+    path.write_text("EI,A,ACGT\nIE,B,ACXT\n")
+    with pytest.raises(UnknownSymbolError, match=r"bad\.data:2: unknown symbol\(s\) \['X'\]"):
+        read("dna", path)
+
+
+def test_dna_replace_policy_counts_every_replacement(tmp_path):
+    path = tmp_path / "amb.data"
+    path.write_text("EI,A,ACNNT\nIE,B,ACGT\nN,C,RCGS\n")
+    adapter, records = read("dna", path, unknown="replace")
+    assert ["".join(r.symbols) for r in records] == ["ACNNT", "ACGT", "NCGN"]
+    assert adapter.counts["records with replaced symbols"] == 2
+    assert adapter.counts["unknown symbol 'N'"] == 2
+    assert adapter.counts["unknown symbol 'R'"] == 1
+    assert adapter.symbol_alphabet(records) == ["A", "C", "G", "T", "N"]
+
+
+def test_dna_drop_policy_drops_and_counts(tmp_path):
+    path = tmp_path / "amb.data"
+    path.write_text("EI,A,ACNT\nIE,B,ACGT\n")
+    adapter, records = read("dna", path, unknown="drop")
+    assert [r.id for r in records] == ["B"]
+    assert adapter.counts["records dropped: unknown symbols"] == 1
+
+
+def test_malformed_row_is_reported_with_line(tmp_path):
+    path = tmp_path / "short.data"
+    path.write_text("EI,A,ACGT\nIE ACGT\n")
+    with pytest.raises(AdapterError, match=r"short\.data:2: expected 3 comma-separated fields, found 1"):
+        read("dna", path)
+
+
+def test_unknown_reader_option_is_rejected():
+    with pytest.raises(AdapterError, match=r"unknown reader option\(s\) \['fromat'\].*Did you mean 'format'"):
+        ADAPTERS.get("dna")(fromat="uci")
+
+
+def test_protein_deeploc_header_gives_location(tmp_path):
+    path = tmp_path / "p.fasta"
+    path.write_text(">P1 Cell.membrane-M test\nMKV\nLLA\n>P2 Lysosome/Vacuole-U\nMAAW\n")
+    _, records = read("protein", path)
+    assert [(r.id, r.label, "".join(r.symbols)) for r in records] == [
+        ("P1", "Cell.membrane", "MKVLLA"), ("P2", "Lysosome/Vacuole", "MAAW")]
+    assert records[1].origin.endswith("p.fasta:4")
+
+
+def test_protein_bad_header_names_line(tmp_path):
+    path = tmp_path / "p.fasta"
+    path.write_text(">P1 Nucleus-U\nMKV\n>P2\nMAAW\n")
+    with pytest.raises(AdapterError, match=r"p\.fasta:3: expected header"):
+        read("protein", path)
+
+
+def test_protein_modlamp_csv(tmp_path):
+    path = tmp_path / "amp.csv"
+    path.write_text("3,1,UniProt,AMP\nGLWSK, 1\nMKVA, 0\nKKLL,1\n")
+    _, records = read("protein", path, format="modlamp_csv", label_names={"UniProt": "non-AMP"})
+    assert [(r.label, "".join(r.symbols)) for r in records] == [("AMP", "GLWSK"), ("non-AMP", "MKVA"), ("AMP", "KKLL")]
+
+
+def test_protein_modlamp_bad_class_index(tmp_path):
+    path = tmp_path / "amp.csv"
+    path.write_text("2,1,UniProt,AMP\nGLWSK, 1\nMKVA, 7\n")
+    with pytest.raises(AdapterError, match=r"amp\.csv:3: class index '7'"):
+        read("protein", path, format="modlamp_csv")
+
+
+def test_music_symbols_are_pitches_and_rests_without_metadata():
+    from music21 import chord, metadata, note, stream
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title="A Title That Must Not Leak")
+    part = stream.Part()
+    for element in [note.Note("C4"), note.Rest(), note.Rest(), note.Note("E-4"), chord.Chord(["C4", "G4"]), note.Rest()]:
+        part.append(element)
+    score.append(part)
+    assert score_parts_to_symbols(score) == [["p60", "rest", "p63", "p67"]]
+
+
+def test_music_abc_opus_gives_one_piece_per_tune(tmp_path):
+    path = tmp_path / "two.abc"
+    path.write_text("X:1\nT:First\nM:4/4\nK:C\nCDEF|G4|]\n\nX:2\nT:Second\nM:4/4\nK:G\nGABc|d4|]\n")
+    pieces = parse_file(str(path))
+    assert [p[0] for p in pieces] == [f"{tmp_path.name}/two.abc#0", f"{tmp_path.name}/two.abc#1"]
+    assert pieces[0][1] == [["p60", "p62", "p64", "p65", "p67"]]
+    assert pieces[1][1] == [["p67", "p69", "p71", "p72", "p74"]]

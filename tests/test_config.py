@@ -1,0 +1,73 @@
+import pytest
+
+from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, apply_overrides
+from crossdomain.suites import load_suite
+
+
+def suite():
+    return SuiteConfig(name="t", tasks=["dna/splice"])
+
+
+def test_override_converts_and_type_checks():
+    updated = apply_overrides(suite(), ["train.lr=5e-5", "train.epochs=2", "seeds=[3,4]", "train.bf16=false", "model=tiny"])
+    assert updated.train.lr == 5e-5 and isinstance(updated.train.lr, float)
+    assert updated.train.epochs == 2.0 and updated.seeds == [3, 4] and updated.train.bf16 is False
+    assert updated.model == "tiny"
+
+
+def test_comma_list_override():
+    assert apply_overrides(suite(), ["seeds=0,1,2"]).seeds == [0, 1, 2]
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError, match=r"train\.batch_size: expected int, got 'big'"):
+        apply_overrides(suite(), ["train.batch_size=big"])
+    with pytest.raises(ConfigError, match=r"train\.max_steps: expected int, got '2\.5'"):
+        apply_overrides(suite(), ["train.max_steps=2.5"])
+
+
+def test_unknown_key_suggests_closest():
+    with pytest.raises(ConfigError, match=r"unknown key 'lerning_rate'|unknown key 'lr_'"):
+        apply_overrides(suite(), ["train.lerning_rate=1"])
+    with pytest.raises(ConfigError, match=r"Did you mean 'eval_every'"):
+        apply_overrides(suite(), ["train.eval_evry=10"])
+    with pytest.raises(ConfigError, match=r"Did you mean 'seeds'"):
+        apply_overrides(suite(), ["sedes=1"])
+
+
+def test_missing_equals_is_explained():
+    with pytest.raises(ConfigError, match=r"expected KEY=VALUE"):
+        apply_overrides(suite(), ["train.lr"])
+
+
+def test_suite_yaml_typo_names_file_and_key(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\ntasks: [dna/splice]\ntrain: {lr: 1.0e-4, epoch: 3}\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml\.train: unknown key 'epoch'.*Did you mean 'epochs'"):
+        load_suite(str(path))
+
+
+def test_suite_unknown_task_suggests():
+    from crossdomain.suites import validate_suite
+
+    with pytest.raises(KeyError, match=r"Unknown task 'dna/splise'.*Did you mean 'dna/splice'"):
+        validate_suite(SuiteConfig(name="x", tasks=["dna/splise"]))
+
+
+def test_unknown_suite_suggests():
+    with pytest.raises(KeyError, match=r"Did you mean 'smoke'"):
+        load_suite("smok")
+
+
+def test_per_task_override_is_validated():
+    config = SuiteConfig(name="x", tasks=["dna/splice"], task_train={"dna/splice": {"max_length": "128"}})
+    assert config.train_for("dna/splice").max_length == 128
+    assert config.train_for("dna/splice").lr == TrainConfig().lr
+    bad = SuiteConfig(name="x", tasks=["dna/splice"], task_train={"dna/splice": {"max_lenght": 1}})
+    with pytest.raises(ConfigError, match=r"Did you mean 'max_length'"):
+        bad.train_for("dna/splice")
+
+
+def test_builtin_suites_load():
+    assert load_suite("smoke").model == "tiny"
+    assert len(load_suite("quick").tasks) == 6 and len(load_suite("paper").tasks) == 6
