@@ -6,6 +6,7 @@ on the task's primary metric with the best weights restored, bf16 autocast on CU
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -123,6 +124,24 @@ class TrainOutcome:
     test_probabilities: list[list[float]] = field(default_factory=list)
 
 
+@torch.inference_mode()
+def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: int) -> np.ndarray:
+    """Class probabilities in the split's own order (batches grouped by length, then put back in order)."""
+    model.eval()
+    device = next(model.parameters()).device
+    collate = PadCollator(pad_id)
+    order = sorted(range(len(split)), key=lambda i: len(split.input_ids[i]))
+    out = np.zeros((len(split), model.config.num_labels), dtype=np.float32)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        batch = collate([{"input_ids": split.input_ids[i], "labels": split.labels[i]} for i in chunk])
+        with autocast:
+            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+        out[chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    return out
+
+
 def device_name() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
@@ -182,9 +201,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         trainer.evaluate()  # the curve always ends at the final step
     if tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
-    output = trainer.predict(SequenceDataset(test))
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    probabilities = torch.softmax(torch.tensor(logits, dtype=torch.float32), dim=-1).numpy()
+    probabilities = predict_probabilities(model, test, cfg.eval_batch_size, pad_id)
     predictions = probabilities.argmax(axis=-1)
     return TrainOutcome(
         test_metrics=classification_metrics(test.labels, predictions),
