@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.utils import logging as hf_logging
 
 from crossdomain.config import TrainConfig
+from crossdomain.metrics import classification_metrics
 
 
 @dataclass
@@ -56,14 +56,6 @@ class PadCollator:
             attention[row, : len(item["input_ids"])] = 1
         labels = torch.tensor([item["labels"] for item in batch], dtype=torch.long)
         return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
-
-
-def classification_metrics(labels, predictions) -> dict[str, float]:
-    return {
-        "accuracy": float(accuracy_score(labels, predictions)),
-        "macro_f1": float(f1_score(labels, predictions, average="macro", zero_division=0)),
-        "mcc": float(matthews_corrcoef(labels, predictions)),
-    }
 
 
 def _compute_metrics(eval_prediction) -> dict[str, float]:

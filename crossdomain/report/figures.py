@@ -34,10 +34,11 @@ def arm_colours(arms: list[str]) -> dict[str, str]:
 
 def save(figure, out_dir: Path, name: str) -> list[Path]:
     paths = []
-    for ext, metadata in FORMATS.items():
-        path = out_dir / f"{name}.{ext}"
-        figure.savefig(path, format=ext, metadata=metadata, dpi=PNG_DPI if ext == "png" else None, bbox_inches=None)
-        paths.append(path)
+    with plt.rc_context(STYLE):  # svg.hashsalt is read at save time: fixed clip-path ids
+        for ext, metadata in FORMATS.items():
+            path = out_dir / f"{name}.{ext}"
+            figure.savefig(path, format=ext, metadata=metadata, dpi=PNG_DPI if ext == "png" else None, bbox_inches=None)
+            paths.append(path)
     return paths
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossdomain.trainer import classification_metrics
+from crossdomain.metrics import metric_from_confusions, resampled_confusions
 
 PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
 BOOTSTRAP_RESAMPLES = 2000
@@ -85,21 +85,15 @@ def read_predictions(record: dict) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, dtype={"id": str, "label": str, "prediction": str})
 
 
-def metric_from_predictions(labels, predictions, metric: str) -> float:
-    return classification_metrics(labels, predictions)[metric]
-
-
 def bootstrap_interval(labels, predictions, metric: str, other_predictions=None) -> tuple[float, float]:
     """Percentile interval of the metric (or of the paired difference) over resampled test items."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    values = []
-    for _ in range(BOOTSTRAP_RESAMPLES):
-        idx = rng.integers(0, len(labels), len(labels))
-        value = metric_from_predictions(labels[idx], predictions[idx], metric)
-        if other_predictions is not None:
-            value -= metric_from_predictions(labels[idx], np.asarray(other_predictions)[idx], metric)
-        values.append(value)
+    indices = rng.integers(0, len(labels), (BOOTSTRAP_RESAMPLES, len(labels)))
+    values = metric_from_confusions(resampled_confusions(labels, predictions, indices), metric)
+    if other_predictions is not None:
+        values = values - metric_from_confusions(
+            resampled_confusions(labels, np.asarray(other_predictions), indices), metric)
     return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
 
 

@@ -1,0 +1,152 @@
+"""Report statistics against hand-computed values, unpaired/failed handling, LaTeX sanity, figure contents."""
+import json
+import math
+
+import matplotlib.image as mpimg
+from matplotlib.collections import PathCollection
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from crossdomain.report import figures, stats, tables, write_report
+
+CURVE = [(0, 0.0, 0.1), (10, 1.0, 0.5), (20, 2.0, 0.78), (30, 3.0, 0.80)]  # (step, seconds, dev)
+
+
+def write_unit(units, task, init, seed, score, status="ok", n_test=40, fold=0, curve=CURVE, correct=None):
+    unit_id = f"{task.replace('/', '-')}__fold{fold}__{init}__seed{seed}__map0__x"
+    record = {
+        "unit_id": unit_id, "status": status, "error": None if status == "ok" else "RuntimeError: boom",
+        "unit": {"task": task, "fold": fold, "init": init, "seed": seed, "mapping_seed": 0, "model": "tiny",
+                 "mapping": "random"},
+        "metrics": {"accuracy": score, "macro_f1": score, "mcc": score, "primary": score, "primary_metric": "accuracy"}
+        if status == "ok" else None,
+        "curve": [{"step": s, "seconds": t, "dev": d} for s, t, d in curve] if status == "ok" else None,
+        "wall_seconds": 12.0, "device": "cpu", "git": {"commit": "abc123"}, "libraries": {"torch": "x"},
+    }
+    (units / f"{unit_id}.json").write_text(json.dumps(record))
+    if status == "ok":
+        labels = ["a", "b"] * (n_test // 2)
+        hits = correct if correct is not None else int(round(score * n_test))
+        predictions = [label if i < hits else ("b" if label == "a" else "a") for i, label in enumerate(labels)]
+        pd.DataFrame({"id": [f"i{i}" for i in range(n_test)], "label": labels, "prediction": predictions}).to_csv(
+            units / f"{unit_id}.predictions.csv", index=False)
+    return unit_id
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed, (p, r) in enumerate([(0.80, 0.70), (0.86, 0.72), (0.90, 0.81)]):
+        write_unit(units, "dna/splice", "pretrained", seed, p)
+        write_unit(units, "dna/splice", "random", seed, r)
+    write_unit(units, "dna/splice", "pretrained", 3, 0.88)  # its random partner is missing
+    write_unit(units, "dna/splice", "random", 4, 0.0, status="failed")
+    write_unit(units, "music/my_task", "pretrained", 0, 0.75, correct=30)
+    write_unit(units, "music/my_task", "random", 0, 0.5, correct=20)
+    return tmp_path / "run"
+
+
+def test_arm_statistics_match_hand_computed_values(run_dir):
+    table = stats.load_units([run_dir])
+    arms = stats.summarise_arms(table).set_index(["task", "arm"])
+    random_arm = arms.loc[("dna/splice", "random")]
+    assert random_arm["n"] == 3
+    assert random_arm["mean"] == pytest.approx((0.70 + 0.72 + 0.81) / 3)
+    assert random_arm["std"] == pytest.approx(np.std([0.70, 0.72, 0.81], ddof=1))
+    half = scipy_stats.t.ppf(0.975, 2) * random_arm["std"] / math.sqrt(3)
+    assert random_arm["ci_low"] == pytest.approx(random_arm["mean"] - half)
+    assert arms.loc[("dna/splice", "pretrained"), "n"] == 4  # the unpaired unit still counts for its arm
+    assert arms.loc[("music/my_task", "pretrained"), "ci_method"] == "bootstrap over test items"
+
+
+def test_paired_difference_interval_and_wilcoxon(run_dir):
+    table = stats.load_units([run_dir])
+    pairs, unpaired = stats.pair_units(table)
+    deltas = stats.paired_differences(table, pairs).set_index("task")
+    splice = deltas.loc["dna/splice"]
+    assert splice["pairs"] == 3
+    assert splice["delta_mean"] == pytest.approx(0.11)
+    # by hand: deltas 0.10, 0.14, 0.09; sd = sqrt(0.0014 / 2); t(0.975, 2) = 4.302653
+    assert splice["delta_ci_low"] == pytest.approx(0.11 - 4.302653 * math.sqrt(0.0007) / math.sqrt(3), abs=1e-6)
+    assert splice["delta_ci_high"] == pytest.approx(0.175725, abs=1e-5)
+    assert splice["p_value"] == pytest.approx(scipy_stats.wilcoxon([0.10, 0.14, 0.09]).pvalue)
+    assert splice["p_value"] == pytest.approx(0.25)  # exact: 2 × (1/2)^3
+    # the unpaired pretrained seed 3 and the failed unit are listed, never paired
+    assert set(unpaired["seed"]) == {3, 4} and set(unpaired["status"]) == {"ok", "failed"}
+    assert 3 not in set(pairs["seed"])
+
+
+def test_single_pair_uses_a_paired_bootstrap_over_items(run_dir):
+    table = stats.load_units([run_dir])
+    pairs, _ = stats.pair_units(table)
+    row = stats.paired_differences(table, pairs).set_index("task").loc["music/my_task"]
+    assert row["pairs"] == 1 and row["delta_mean"] == pytest.approx(0.25)
+    assert row["ci_method"] == "paired bootstrap over test items" and math.isnan(row["p_value"])
+    assert row["delta_ci_low"] < 0.25 < row["delta_ci_high"]
+
+
+def test_convergence_by_hand():
+    measures = stats.convergence([{"step": s, "seconds": t, "dev": d} for s, t, d in CURVE])
+    assert measures["steps_to_95"] == 20 and measures["seconds_to_95"] == 2.0  # 0.95 × 0.80 = 0.76 first met at 20
+    assert measures["dev_auc"] == pytest.approx((3 + 6.4 + 7.9) / 30)
+    assert math.isnan(stats.convergence([{"step": 0, "seconds": 0, "dev": -0.1},
+                                         {"step": 5, "seconds": 1, "dev": -0.05}])["steps_to_95"])
+
+
+def test_latex_table_is_sane(run_dir):
+    write_report([run_dir], run_dir / "report")
+    tex = (run_dir / "report" / "summary.tex").read_text()
+    assert tex.startswith(r"\begin{table}") and tex.rstrip().endswith(r"\end{table}")
+    assert tex.count("{") == tex.count("}")
+    assert r"music/my\_task" in tex and "my_task" not in tex.replace(r"my\_task", "")
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert tex.count(r"\textbf{") == 2  # best arm per task
+    assert "±" not in tex and "Δ" not in tex  # written as LaTeX math, not raw unicode
+
+
+def test_report_files_and_markdown(run_dir):
+    out = write_report([run_dir], run_dir / "report")
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 4 and {"delta_mean", "p_value", "steps_to_95_mean", "dev_auc_mean", "ci_method"} <= set(summary)
+    report = (out / "report.md").read_text()
+    assert "dna-splice__fold0__random__seed4__map0__x" in report and "boom" in report  # the failed unit is listed
+    assert "![forest](forest.png)" in report
+    assert "+0.110" in (out / "summary.md").read_text()
+    per_seed = pd.read_csv(out / "per_seed_dna-splice.csv")
+    assert list(per_seed.columns[-2:]) == ["pretrained", "random"] and len(per_seed) == 4  # seeds 0-3; the failed seed 4 is listed in report.md
+
+
+def test_figures_are_valid_images_with_the_expected_elements(run_dir):
+    out = write_report([run_dir], run_dir / "report")
+    image = mpimg.imread(out / "bars.png")
+    assert image.shape[:2] == (int(2.4 * figures.PNG_DPI), int(figures.SINGLE_COLUMN_IN * figures.PNG_DPI))
+    assert image.std() > 0.01  # not blank
+    for ext in ("pdf", "svg"):
+        assert (out / f"forest.{ext}").stat().st_size > 1000
+
+    table = stats.add_convergence(stats.load_units([run_dir]))
+    arm_stats = stats.summarise_arms(table)
+    bars = figures.bars_figure(arm_stats, table.ok, ["pretrained", "random"])
+    ax = bars.axes[0]
+    assert len(ax.patches) == 4  # 2 tasks × 2 arms
+    heights = sorted(round(p.get_height(), 4) for p in ax.patches)
+    assert heights == sorted(round(v, 4) for v in arm_stats["mean"])
+    dots = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+    assert dots == len(table.ok)  # one dot per finished unit
+
+    pairs, _ = stats.pair_units(table)
+    forest = figures.forest_figure(stats.paired_differences(table, pairs)).axes[0]
+    assert len(forest.lines) == 2 * 2 + 1  # interval + point per task, and the zero line
+
+    curves = figures.curves_figure(stats.curves_frame(table), ["pretrained", "random"], ["dna/splice", "music/my_task"])
+    assert [len(a.lines) for a in curves.axes if a.get_visible()] == [2, 2]
+
+
+def test_figures_are_deterministic(run_dir):
+    first = write_report([run_dir], run_dir / "r1")
+    second = write_report([run_dir], run_dir / "r2")
+    for name in ("bars.svg", "forest.pdf", "curves.png"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
