@@ -51,7 +51,7 @@ class PeakRSS:
     def __enter__(self):
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        self.peak = self.rss()
+        self.start = self.peak = self.rss()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -62,9 +62,10 @@ class PeakRSS:
 
     @property
     def peak_mb(self) -> float:
+        """CUDA: peak allocated; CPU: peak resident growth over the start (earlier arms' memory excluded)."""
         if torch.cuda.is_available():
             return torch.cuda.max_memory_allocated() / 2**20
-        return self.peak / 2**20
+        return (self.peak - self.start) / 2**20
 
 
 def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
@@ -125,7 +126,7 @@ def make_workload(task: str, tokenizer, steps: int, batch_size: int, max_length:
 
 def run_baseline(source, tokenizer, work: Workload, steps, batch_size, max_length) -> dict:
     from datasets import Dataset
-    from transformers import Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainingArguments
 
     encoded = tokenizer(work.texts, padding="max_length", truncation=True, max_length=max_length)
     n_train = len(work.train)
@@ -140,20 +141,22 @@ def run_baseline(source, tokenizer, work: Workload, steps, batch_size, max_lengt
                                  report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="no",
                                  use_cpu=not torch.cuda.is_available())
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set)
+        trainer.remove_callback(PrinterCallback)  # its log lines would corrupt --json output
         with PeakRSS() as memory:
             start = time.perf_counter()
             trainer.train()
             train_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        trainer.evaluate()
+        output = trainer.predict(dev_set)  # the default evaluation loop (batch size 8, padded inputs)
         eval_seconds = time.perf_counter() - start
+    dev_accuracy = float(np.mean(np.argmax(output.predictions, axis=-1) == np.asarray(work.dev.labels)))
     real_lengths = [sum(mask) for mask in encoded["attention_mask"][:n_train]]
     return {"train_seconds": train_seconds, "eval_seconds": eval_seconds, "real_lengths": real_lengths,
-            "padded_tokens": n_train * max_length, "peak_mb": memory.peak_mb, "model": model}
+            "peak_mb": memory.peak_mb, "model": model, "dev_accuracy": dev_accuracy}
 
 
 def run_harness(source, work: Workload, steps, batch_size, pad_id) -> dict:
-    from transformers import Trainer
+    from transformers import PrinterCallback, Trainer
 
     torch.manual_seed(0)
     model = build_model(source, "pretrained", work.num_labels)
@@ -168,15 +171,18 @@ def run_harness(source, work: Workload, steps, batch_size, pad_id) -> dict:
         args.eval_strategy, args.eval_on_start = "no", False
         trainer = Trainer(model=model, args=args, data_collator=PadCollator(remap[pad_id]),
                           train_dataset=SequenceDataset(train))
+        trainer.remove_callback(PrinterCallback)
         with PeakRSS() as memory:
             start = time.perf_counter()
             trainer.train()
             train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    predict_probabilities(model, dev, 128, remap[pad_id])
+    probabilities = predict_probabilities(model, dev, 128, remap[pad_id])
     eval_seconds = time.perf_counter() - start
+    dev_accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(dev.labels)))
     return {"train_seconds": train_seconds, "eval_seconds": eval_seconds,
-            "real_lengths": [len(s) for s in train.input_ids], "peak_mb": memory.peak_mb, "model": model}
+            "real_lengths": [len(s) for s in train.input_ids], "peak_mb": memory.peak_mb, "model": model,
+            "dev_accuracy": dev_accuracy}
 
 
 def summarise(runs: list[dict], n_train: int, n_dev: int, peak_flops: float) -> dict:
@@ -188,6 +194,7 @@ def summarise(runs: list[dict], n_train: int, n_dev: int, peak_flops: float) -> 
         "train_seq_per_s": n_train / train_s, "eval_seq_per_s": n_dev / eval_s,
         "train_real_tokens_per_s": real_tokens / train_s, "peak_memory_mb": max(r["peak_mb"] for r in runs),
         "useful_flop_utilisation": flops / train_s / peak_flops, "train_seconds_median": train_s,
+        "dev_accuracy": statistics.median(r["dev_accuracy"] for r in runs),
     }
 
 
@@ -220,12 +227,14 @@ def run_bench(args) -> list[dict]:
         return results
     print(f"device: {device}; matmul peak {peak / 1e9:.1f} GFLOP/s; model {args.model}; {args.steps} steps × "
           f"batch {args.batch_size}, max length {args.max_length}; medians of {args.repeats} alternating repeats")
-    header = f"{'task':<22}{'arm':<10}{'train seq/s':>12}{'eval seq/s':>11}{'tokens/s':>10}{'peak MB':>9}{'useful FLOP':>12}"
+    header = (f"{'task':<22}{'arm':<10}{'train seq/s':>12}{'eval seq/s':>11}{'tokens/s':>10}{'train MB':>9}"
+              f"{'useful FLOP':>12}{'dev acc':>8}")
     print(header)
     for r in results:
         for arm in ("baseline", "harness"):
             m = r[arm]
             print(f"{r['task']:<22}{arm:<10}{m['train_seq_per_s']:>12.1f}{m['eval_seq_per_s']:>11.1f}"
-                  f"{m['train_real_tokens_per_s']:>10.0f}{m['peak_memory_mb']:>9.0f}{m['useful_flop_utilisation']:>11.0%}")
+                  f"{m['train_real_tokens_per_s']:>10.0f}{m['peak_memory_mb']:>9.0f}{m['useful_flop_utilisation']:>12.0%}"
+                  f"{m['dev_accuracy']:>8.3f}")
         print(f"{'':<22}{'speed-up':<10}{r['train_speedup']:>11.2f}×{r['eval_speedup']:>10.2f}×")
     return results
