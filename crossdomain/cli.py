@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(run)
 
     datasets = commands.add_parser("datasets", help="table of every task: sources, rows, drops, classes, lengths, splits")
-    datasets.add_argument("tasks", nargs="*", help="tasks to show (default: all)")
+    datasets.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to show (default: all)")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_data_dir(datasets)
 

@@ -1,4 +1,5 @@
 """The task suite: checksums, label order, de-duplication, leak-free deterministic splits, real counts."""
+import json
 import shutil
 
 import pytest
@@ -198,3 +199,17 @@ def test_every_builtin_task_definition_loads():
                                       "music/composer", "music/region"}
     for name in available_tasks():
         assert get_task(name).labels
+
+
+@pytest.mark.mirror
+def test_datasets_command_prints_counts_as_table_and_json(mirror, capsys):
+    from crossdomain.cli import main
+
+    main(["datasets", "--tasks", "dna/splice", "dna/promoters", "--data-dir", str(mirror)])
+    table = capsys.readouterr().out
+    splice_row = next(line for line in table.splitlines() if "dna/splice" in line)
+    assert "3190" in splice_row and "duplicate sequence: 184" in splice_row and "2402/301/301" in splice_row
+    assert "10 folds" in next(line for line in table.splitlines() if "dna/promoters" in line)
+    main(["datasets", "--tasks", "dna/splice", "--json", "--data-dir", str(mirror)])
+    (splice,) = json.loads(capsys.readouterr().out)
+    assert splice["dropped"]["conflicting labels"] == 2 and splice["class_counts"]["N"] == 1653
