@@ -110,7 +110,7 @@ def make_workload(task: str, tokenizer, steps: int, batch_size: int, max_length:
     rng = np.random.default_rng(0)
     fold = data.folds[0]
     train_idx = list(rng.choice(fold.train, size=steps * batch_size, replace=len(fold.train) < steps * batch_size))
-    dev_idx = list(fold.dev)[:256]
+    dev_idx = sorted(rng.choice(fold.dev, size=min(256, len(fold.dev)), replace=False))  # not file order: classes mix
 
     def split(indices):
         return EncodedSplit([encode(data.records[i].symbols, ids, tokenizer.cls_token_id, tokenizer.sep_token_id,
@@ -124,7 +124,7 @@ def make_workload(task: str, tokenizer, steps: int, batch_size: int, max_length:
     return Workload(task, texts, train, dev, len(data.task.labels), keep)
 
 
-def run_baseline(source, tokenizer, work: Workload, steps, batch_size, max_length) -> dict:
+def run_baseline(source, tokenizer, work: Workload, cfg: TrainConfig, max_length) -> dict:
     from datasets import Dataset
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
@@ -137,7 +137,9 @@ def run_baseline(source, tokenizer, work: Workload, steps, batch_size, max_lengt
     torch.manual_seed(0)
     model = build_model(source, "pretrained", work.num_labels)
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(output_dir=out, max_steps=steps, per_device_train_batch_size=batch_size,
+        # defaults throughout, except the optimisation settings shared with the harness so dev accuracy compares
+        args = TrainingArguments(output_dir=out, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+                                 learning_rate=cfg.lr, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
                                  report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="no",
                                  use_cpu=not torch.cuda.is_available())
         trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set)
@@ -155,7 +157,7 @@ def run_baseline(source, tokenizer, work: Workload, steps, batch_size, max_lengt
             "peak_mb": memory.peak_mb, "model": model, "dev_accuracy": dev_accuracy}
 
 
-def run_harness(source, work: Workload, steps, batch_size, pad_id) -> dict:
+def run_harness(source, work: Workload, cfg: TrainConfig, pad_id) -> dict:
     from transformers import PrinterCallback, Trainer
 
     torch.manual_seed(0)
@@ -165,7 +167,6 @@ def run_harness(source, work: Workload, steps, batch_size, pad_id) -> dict:
     dev = EncodedSplit([[remap[t] for t in s] for s in work.dev.input_ids], work.dev.labels, work.dev.ids)
     from crossdomain.trainer import SequenceDataset
 
-    cfg = TrainConfig(max_steps=steps, batch_size=batch_size, eval_every=10**9)
     with tempfile.TemporaryDirectory() as out:
         args = training_arguments(cfg, 0, out)
         args.eval_strategy, args.eval_on_start = "no", False
@@ -200,10 +201,11 @@ def summarise(runs: list[dict], n_train: int, n_dev: int, peak_flops: float) -> 
 
 def bench_task(source, tokenizer, task, args, peak) -> dict:
     work = make_workload(task, tokenizer, args.steps, args.batch_size, args.max_length, args.data_dir)
+    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=10**9)
     baseline, harness = [], []
     for _ in range(args.repeats):  # alternate, so machine noise lands on both arms
-        baseline.append(run_baseline(source, tokenizer, work, args.steps, args.batch_size, args.max_length))
-        harness.append(run_harness(source, work, args.steps, args.batch_size, tokenizer.pad_token_id))
+        baseline.append(run_baseline(source, tokenizer, work, cfg, args.max_length))
+        harness.append(run_harness(source, work, cfg, tokenizer.pad_token_id))
     result = {"task": task, "sequences": len(work.train), "mean_real_tokens": float(np.mean(harness[0]["real_lengths"])),
               "baseline": summarise(baseline, len(work.train), len(work.dev), peak),
               "harness": summarise(harness, len(work.train), len(work.dev), peak)}
@@ -222,10 +224,10 @@ def run_bench(args) -> list[dict]:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
     if args.json:
         print(json.dumps({"device": device, "matmul_peak_gflops": peak / 1e9, "model": args.model,
-                          "steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
+                          "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size, "max_length": args.max_length,
                           "repeats": args.repeats, "tasks": results}, indent=1))
         return results
-    print(f"device: {device}; matmul peak {peak / 1e9:.1f} GFLOP/s; model {args.model}; {args.steps} steps × "
+    print(f"device: {device}; matmul peak {peak / 1e9:.1f} GFLOP/s; model {args.model}; {args.steps} steps (lr {args.lr:g}) × "
           f"batch {args.batch_size}, max length {args.max_length}; medians of {args.repeats} alternating repeats")
     header = (f"{'task':<22}{'arm':<10}{'train seq/s':>12}{'eval seq/s':>11}{'tokens/s':>10}{'train MB':>9}"
               f"{'useful FLOP':>12}{'dev acc':>8}")

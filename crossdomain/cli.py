@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to measure (default: the quick suite's)")
     bench.add_argument("--steps", type=int, default=12, help="training steps per measurement")
     bench.add_argument("--batch-size", type=int, default=16, help="sequences per step")
+    bench.add_argument("--lr", type=float, default=5e-5,
+                       help="peak learning rate of both arms (with enough --steps, dev accuracy is the two-arm check)")
     bench.add_argument("--max-length", type=int, default=64, help="tokens per sequence, including [CLS]/[SEP]")
     bench.add_argument("--repeats", type=int, default=3, help="alternating baseline/harness repetitions (medians reported)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -114,6 +114,7 @@ def test_report_files_and_markdown(run_dir):
     report = (out / "report.md").read_text()
     assert "dna-splice__fold0__random__seed4__map0__x" in report and "boom" in report  # the failed unit is listed
     assert "![forest](forest.png)" in report
+    assert "smallest two-sided Wilcoxon p attainable is 0.25" in report  # 3 pairs: 2 / 2**3
     assert "+0.110" in (out / "summary.md").read_text()
     per_seed = pd.read_csv(out / "per_seed_dna-splice.csv")
     assert list(per_seed.columns[-2:]) == ["pretrained", "random"] and len(per_seed) == 4  # seeds 0-3; the failed seed 4 is listed in report.md

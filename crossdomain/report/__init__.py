@@ -97,6 +97,11 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary") -
              f"({stats.BOOTSTRAP_RESAMPLES} resamples). p: two-sided Wilcoxon signed-rank test over pairs matched on "
              "task, fold, seed and mapping seed. Convergence: steps until the dev score first reaches 95% of the "
              "unit's final dev score; dev AUC: mean dev score over training (area under the dev curve / steps).", ""]
+    tested_pairs = deltas["pairs"][deltas["pairs"] >= 2] if not deltas.empty else []
+    if len(tested_pairs) and tested_pairs.min() < 6:
+        n = int(tested_pairs.min())
+        lines += [f"With {n} pairs the smallest two-sided Wilcoxon p attainable is {2 / 2**n:.3g}: "
+                  "at least 6 pairs (seeds × folds) are needed before p < 0.05 is possible.", ""]
     for name in ("bars", "forest", "curves", "overview"):
         if name in drawn:
             lines += [f"![{name}]({name}.png)", ""]
