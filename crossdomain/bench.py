@@ -4,7 +4,8 @@
   the maximum length, ``Trainer`` with default arguments (fp32, full 30k-row vocabulary, default optimiser),
   ``trainer.evaluate`` with its default batch size;
 * harness: crossdomain's path — pre-encoded ids, vocabulary pruned to the mapped tokens, dynamic padding with
-  length-grouped batches, evaluation under ``inference_mode`` with large length-sorted batches.
+  random batches (``group_by_length`` off by default: see TrainConfig), evaluation under ``inference_mode`` with
+  large length-sorted batches.
 
 Same model, data, batch size and number of steps; the two alternate over several repetitions and medians are
 reported. Useful-FLOP utilisation = model FLOPs on real (non-pad) tokens per second ÷ the measured peak of a

@@ -38,6 +38,7 @@ class TrainConfig:
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
+    group_by_length: bool = False  # length-grouped batches: less padding, but class-skewed batches where length tells the class
     threads: int = 0  # torch CPU threads; 0 = all cores
 
 

@@ -165,7 +165,7 @@ def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingAr
         tf32=True if cuda else None,
         use_cpu=not cuda,
         dataloader_pin_memory=cuda,
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         remove_unused_columns=False,
     )
 
