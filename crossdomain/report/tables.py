@@ -105,7 +105,7 @@ def datasets_table(stats: list[dict]) -> str:
                  else f"{s['folds']} folds (fold0 {sizes['fold0']['train']}/{sizes['fold0']['dev']}/{sizes['fold0']['test']})")
         rows.append({
             "task": s["task"], "v": s["version"],
-            "source": "; ".join(v["location"].split(" (")[0] for v in s["sources"].values()),
+            "source": "; ".join(dict.fromkeys(v["location"].split(" (")[0] for v in s["sources"].values())),
             "raw": s["raw_rows"], "dropped": ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "–",
             "rows": s["rows"], "classes": " ".join(f"{k}={v}" for k, v in s["class_counts"].items()),
             "len min/med/max": "/".join(str(s["length_before_segmenting"][k]) for k in ("min", "median", "max")),
