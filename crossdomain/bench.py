@@ -2,7 +2,7 @@
 
 * baseline: what a user would write with transformers — symbols joined into text, tokenised and padded to
   the maximum length, ``Trainer`` with default arguments (fp32, full 30k-row vocabulary, default optimiser),
-  ``trainer.evaluate`` with its default batch size;
+  ``Trainer``'s default evaluation loop (``trainer.predict``, batch size 8);
 * harness: crossdomain's path — pre-encoded ids, vocabulary pruned to the mapped tokens, dynamic padding with
   random batches (``group_by_length`` off by default: see TrainConfig), evaluation under ``inference_mode`` with
   large length-sorted batches.
@@ -28,6 +28,7 @@ import torch
 from crossdomain.config import TrainConfig
 from crossdomain.data import prepare_task_cached
 from crossdomain.mapping import build_mapping, encode
+from crossdomain.metrics import classification_metrics
 from crossdomain.models import build_model, load_tokenizer, prune_vocabulary, resolve_model
 from crossdomain.suites import load_suite
 from crossdomain.trainer import EncodedSplit, PadCollator, predict_probabilities, training_arguments
@@ -152,7 +153,7 @@ def run_baseline(source, tokenizer, work: Workload, cfg: TrainConfig, max_length
         start = time.perf_counter()
         output = trainer.predict(dev_set)  # the default evaluation loop (batch size 8, padded inputs)
         eval_seconds = time.perf_counter() - start
-    dev_accuracy = float(np.mean(np.argmax(output.predictions, axis=-1) == np.asarray(work.dev.labels)))
+    dev_accuracy = classification_metrics(work.dev.labels, np.argmax(output.predictions, axis=-1))["accuracy"]
     real_lengths = [sum(mask) for mask in encoded["attention_mask"][:n_train]]
     return {"train_seconds": train_seconds, "eval_seconds": eval_seconds, "real_lengths": real_lengths,
             "peak_mb": memory.peak_mb, "model": model, "dev_accuracy": dev_accuracy}
@@ -181,7 +182,7 @@ def run_harness(source, work: Workload, cfg: TrainConfig, pad_id) -> dict:
     start = time.perf_counter()
     probabilities = predict_probabilities(model, dev, 128, remap[pad_id])
     eval_seconds = time.perf_counter() - start
-    dev_accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(dev.labels)))
+    dev_accuracy = classification_metrics(dev.labels, np.argmax(probabilities, axis=-1))["accuracy"]
     return {"train_seconds": train_seconds, "eval_seconds": eval_seconds,
             "real_lengths": [len(s) for s in train.input_ids], "peak_mb": memory.peak_mb, "model": model,
             "dev_accuracy": dev_accuracy}

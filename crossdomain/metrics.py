@@ -40,8 +40,8 @@ def metric_from_confusions(confusions: np.ndarray, metric: str) -> np.ndarray:
     if metric == "macro_f1":
         tp = np.diagonal(confusions, axis1=1, axis2=2)
         denominator = true_counts + predicted_counts
-        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-        present = denominator > 0
+        present = denominator > 0  # scikit-learn averages over classes seen in truth or prediction
+        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=present)
         return f1.sum(axis=1) / present.sum(axis=1)
     if metric == "mcc":
         covariance = correct * n - (true_counts * predicted_counts).sum(axis=1)
