@@ -29,7 +29,7 @@ from crossdomain.config import TrainConfig
 from crossdomain.data import prepare_task_cached
 from crossdomain.mapping import build_mapping, encode
 from crossdomain.metrics import classification_metrics
-from crossdomain.models import build_model, load_tokenizer, prune_vocabulary, resolve_model
+from crossdomain.models import load_tokenizer, pretrained_classifier, prune_vocabulary, resolve_model
 from crossdomain.suites import load_suite
 from crossdomain.trainer import EncodedSplit, PadCollator, predict_probabilities, training_arguments
 
@@ -137,7 +137,7 @@ def run_baseline(source, tokenizer, work: Workload, cfg: TrainConfig, max_length
     full = Dataset.from_dict(columns)
     train_set, dev_set = full.select(range(n_train)), full.select(range(n_train, len(full)))
     torch.manual_seed(0)
-    model = build_model(source, "pretrained", work.num_labels)
+    model = pretrained_classifier(source, work.num_labels)
     with tempfile.TemporaryDirectory() as out:
         # defaults throughout, except the optimisation settings shared with the harness so dev accuracy compares
         args = TrainingArguments(output_dir=out, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
@@ -163,7 +163,7 @@ def run_harness(source, work: Workload, cfg: TrainConfig, pad_id) -> dict:
     from transformers import PrinterCallback, Trainer
 
     torch.manual_seed(0)
-    model = build_model(source, "pretrained", work.num_labels)
+    model = pretrained_classifier(source, work.num_labels)
     remap = prune_vocabulary(model, work.keep_ids)
     train = EncodedSplit([[remap[t] for t in s] for s in work.train.input_ids], work.train.labels, work.train.ids)
     dev = EncodedSplit([[remap[t] for t in s] for s in work.dev.input_ids], work.dev.labels, work.dev.ids)

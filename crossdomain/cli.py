@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "non-language sequences mapped to English tokens (Kao & Lee 2021), and compare them.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("list", help="adapters, tasks, suites, models and mapping strategies known to the harness")
+    commands.add_parser("list", help="adapters, tasks, suites, init arms, models, mapping strategies and hooks")
 
     run = commands.add_parser("run", help="run every unit of a suite (resumable), then write the report",
                               description="Run task × fold × init × seed × mapping-seed units. Re-running on the "
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (names as in `crossdomain list`)")
     run.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="training seeds (replace the suite's)")
     run.add_argument("--mapping-seeds", nargs="+", type=int, metavar="SEED", help="token-mapping seeds")
-    run.add_argument("--inits", nargs="+", metavar="INIT", help="init arms: pretrained and/or random")
+    run.add_argument("--inits", nargs="+", metavar="ARM",
+                     help="init arms (replace the suite's), e.g. pretrained random stats-matched pretrained-layers:k=3 "
+                          "frozen:base=random (see `crossdomain list`)")
     run.add_argument("--model", help="model alias, Hugging Face id or local folder (replaces the suite's)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a suite key, type-checked, e.g. --set train.lr=5e-5 --set train.epochs=2 "
@@ -56,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("runs", nargs="+", type=Path, help="run folder(s) holding units/*.json")
     report.add_argument("--out", type=Path, help="report folder (default: RUN/report for one run)")
     report.add_argument("--metric", default="primary", help="metric to compare: primary (each task's own), accuracy, macro_f1 or mcc")
+    report.add_argument("--contrast", nargs=2, action="append", metavar=("TREATMENT", "CONTROL"), dest="contrasts",
+                        help="a pair of arms to compare (repeatable); default: the run's suite contrasts, else every "
+                             "arm against random")
 
     bench = commands.add_parser("bench", help="training throughput: plain Hugging Face recipe vs crossdomain's path")
     bench.add_argument("--model", default="minilm-l6", help="model alias, id or folder (default minilm-l6)")
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(args) -> None:
     from crossdomain.adapters import ADAPTERS
+    from crossdomain.hooks import HOOKS
+    from crossdomain.inits import INITS
     from crossdomain.mapping import MAPPINGS
     from crossdomain.models import ALIASES
     from crossdomain.suites import available_suites, load_suite
@@ -89,12 +96,20 @@ def cmd_list(args) -> None:
     for name in available_suites():
         suite = load_suite(name)
         print(f"  {name:<8} model={suite.model:<10} {len(suite.tasks)} tasks × {suite.inits} × seeds {suite.seeds}  ({suite.expected_cost})")
+    print("init arms (NAME or NAME:KEY=VALUE[,KEY=VALUE]):")
+    for name in INITS.names():
+        arm = INITS.get(name)
+        params = ", ".join(f"{f.name}: {f.type}" for f in dataclasses.fields(arm))
+        print(f"  {name + (f' ({params})' if params else ''):<26} {arm.summary()}")
     print("models (aliases; any Hugging Face id or local folder also works):")
     for name, (description, _) in ALIASES.items():
         print(f"  {name:<10} {description}")
     print("mapping strategies:")
     for name in MAPPINGS.names():
         print(f"  {name}")
+    print("post-training hooks:")
+    for name in HOOKS.names():
+        print(f"  {name:<12} {(HOOKS.get(name).__doc__ or '').strip()}")
 
 
 def resolve_run_suite(args):
@@ -105,8 +120,13 @@ def resolve_run_suite(args):
                  "inits": args.inits, "model": args.model}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
     suite.task_train = {k: v for k, v in suite.task_train.items() if k in suite.tasks}
+    if args.inits:  # contrasts naming arms that are no longer run are dropped with them
+        from crossdomain.inits import canonical_init
+
+        kept = {canonical_init(spec) for spec in args.inits}
+        suite.contrasts = [c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)]
     suite = apply_overrides(suite, args.overrides)
-    validate_suite(suite)
+    validate_suite(suite, check_resources=True)
     return suite
 
 
@@ -122,7 +142,7 @@ def cmd_run(args) -> None:
             print(unit.unit_id)
         return
     out = args.out or Path("runs") / suite.name
-    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress)
+    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress)  # validated again, before any write
     failed = int((frame["status"] != "ok").sum())
     print(f"{len(frame)} units in {out}/units ({failed} failed); table: {out / 'results.csv'}")
     if not args.no_report:
@@ -152,7 +172,8 @@ def cmd_report(args) -> None:
     if args.out is None and len(args.runs) > 1:
         raise ConfigError("report: several run folders need --out DIR for the merged report")
     out = args.out or args.runs[0] / "report"
-    print(f"report: {write_report(args.runs, out, metric=args.metric) / 'report.md'}")
+    contrasts = [list(pair) for pair in args.contrasts] if args.contrasts else None
+    print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts) / 'report.md'}")
 
 
 def cmd_bench(args) -> None:
@@ -165,11 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench}
     from crossdomain.models import ModelNotFoundError
+    from crossdomain.record import RecordError
     from crossdomain.sources import SourceError
 
     try:
         handler[args.command](args)
-    except (*USER_ERRORS, SourceError, ModelNotFoundError) as error:
+    except (*USER_ERRORS, SourceError, ModelNotFoundError, RecordError) as error:
         print(f"crossdomain {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from dataclasses import dataclass, field
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -41,15 +41,23 @@ class TrainConfig:
     group_by_length: bool = False  # length-grouped batches: less padding, but class-skewed batches where length tells the class
     threads: int = 0  # torch CPU threads; 0 = all cores
 
+    # how a unit is executed, not what it computes: recorded in the unit file, left out of the unit id,
+    # so a run can be resumed with other threads or evaluation batches (bf16 only acts on CUDA)
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16")
+
+    def identity(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.EXECUTION_ONLY}
+
 
 @dataclass
 class SuiteConfig:
-    """A grid: tasks × folds × inits × seeds × mapping seeds, for one model and training config."""
+    """A grid: tasks × folds × init arms × seeds × mapping seeds, for one model and training config."""
 
     name: str
     tasks: list[str]
     description: str = ""
-    inits: list[str] = field(default_factory=lambda: ["pretrained", "random"])
+    inits: list[str] = field(default_factory=lambda: ["pretrained", "random"])  # init arm specs, e.g. "frozen:base=random"
+    contrasts: list[list[str]] = field(default_factory=list)  # [treatment, control] arm pairs; empty = every arm vs random
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     mapping_seeds: list[int] = field(default_factory=lambda: [0])
     model: str = "minilm-l6"  # alias, Hugging Face id or local folder
@@ -57,6 +65,7 @@ class SuiteConfig:
     folds: list[int] = field(default_factory=list)  # folds of k-fold tasks to run; empty = all
     train: TrainConfig = field(default_factory=TrainConfig)
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides of train
+    hooks: list[str] = field(default_factory=list)  # post-training hooks, e.g. save-model
     expected_cost: str = ""  # what the suite costs, for humans
 
     def train_for(self, task: str) -> TrainConfig:
@@ -75,11 +84,13 @@ def build(cls, data: dict, where: str):
     for key in data:
         if key not in names:
             raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(str(key), names)}")
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(repr(m) for m in missing)}")
     kwargs = {key: coerce(value, hints[key], f"{where}.{key}" if where else key) for key, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as error:  # a required key is missing
-        raise ConfigError(f"{where}: {error}") from error
+    return cls(**kwargs)
 
 
 def _type_name(tp) -> str:

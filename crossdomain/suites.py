@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from crossdomain.config import ConfigError, SuiteConfig, build
+from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, build
 from crossdomain.registry import UnknownNameError, did_you_mean
 from crossdomain.tasks import get_task
 
@@ -33,11 +33,100 @@ def load_suite(name: str) -> SuiteConfig:
     return suite
 
 
-def validate_suite(suite: SuiteConfig) -> None:
-    """Fail before any training starts: every task exists and every per-task override is valid."""
+def fold_count(task_name: str) -> int:
+    split = get_task(task_name).split
+    return split.folds * split.repeats if split.kind == "kfold" else 1
+
+
+def task_folds(task_name: str, wanted: list[int]) -> list[int]:
+    """The folds of a task to run: ``wanted`` for k-fold tasks (all when empty), the single split otherwise."""
+    count = fold_count(task_name)
+    return list(wanted) if wanted and count > 1 else list(range(count))
+
+
+def validate_train(train: TrainConfig, where: str) -> None:
+    checks = [
+        (train.lr > 0, "lr", "a learning rate > 0"),
+        (train.batch_size >= 1, "batch_size", ">= 1"),
+        (train.eval_batch_size >= 1, "eval_batch_size", ">= 1"),
+        (train.grad_accum >= 1, "grad_accum", ">= 1"),
+        (train.max_length >= 3, "max_length", ">= 3 ([CLS], one symbol, [SEP])"),
+        (train.max_steps > 0 or train.epochs > 0, "epochs", "> 0 when max_steps is not set"),
+        (0 <= train.warmup_ratio < 1, "warmup_ratio", "in [0, 1)"),
+        (train.eval_every >= 1, "eval_every", ">= 1"),
+        (train.early_stopping_patience >= 0, "early_stopping_patience", ">= 0"),
+        (train.max_train_examples >= 0 and train.max_eval_examples >= 0, "max_train_examples", ">= 0"),
+        (train.threads >= 0, "threads", ">= 0 (0 = all cores)"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {getattr(train, key)!r}")
+
+
+def _unique(values: list, where: str) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if repeated:
+        raise ConfigError(f"{where}: {repeated} given more than once (each would run the same units twice)")
+
+
+def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
+    """Fail before any training starts: tasks, folds, arms, contrasts, mapping, hooks, training values.
+
+    With ``check_resources`` the model is resolved too (alias, local folder or a Hub id that loads) and
+    every arm checks its parameters against the model's config.
+    """
+    from crossdomain.hooks import HOOKS
+    from crossdomain.inits import parse_init
+    from crossdomain.mapping import MAPPINGS
+
+    where = f"suite {suite.name!r}"
     for task in suite.tasks:
         get_task(task)
+    _unique(suite.tasks, f"{where}: tasks")
+    _unique(suite.seeds, f"{where}: seeds")
+    _unique(suite.mapping_seeds, f"{where}: mapping_seeds")
+    for task in suite.tasks:
+        count = fold_count(task)
+        beyond = [f for f in suite.folds if not 0 <= f < count]
+        if count > 1 and beyond:
+            raise ConfigError(f"{where}: folds {beyond} do not exist for {task!r} (it has folds 0..{count - 1})")
     for task in suite.task_train:
         if task not in suite.tasks:
-            raise ConfigError(f"suite {suite.name!r}: task_train names {task!r}, which is not one of its tasks.{did_you_mean(task, suite.tasks)}")
-        suite.train_for(task)
+            raise ConfigError(f"{where}: task_train names {task!r}, which is not one of its tasks.{did_you_mean(task, suite.tasks)}")
+    for task in suite.tasks:
+        validate_train(suite.train_for(task), f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}")
+    if not suite.inits:
+        raise ConfigError(f"{where}: inits is empty; give at least one init arm")
+    arms = [parse_init(spec) for spec in suite.inits]
+    specs = [arm.spec for arm in arms]
+    _unique(specs, f"{where}: inits")
+    for pair in suite.contrasts:
+        if len(pair) != 2:
+            raise ConfigError(f"{where}: contrasts: each contrast is [treatment, control], got {pair!r}")
+        for spec in pair:
+            if parse_init(spec).spec not in specs:
+                raise ConfigError(f"{where}: contrast {pair!r} names arm {spec!r}, which is not in inits.{did_you_mean(spec, specs)}")
+        if parse_init(pair[0]).spec == parse_init(pair[1]).spec:
+            raise ConfigError(f"{where}: contrast {pair!r} compares an arm with itself")
+    MAPPINGS.get(suite.mapping)
+    for hook in suite.hooks:
+        HOOKS.get(hook)
+    if check_resources:
+        check_model_and_arms(suite, arms)
+
+
+def check_model_and_arms(suite: SuiteConfig, arms) -> None:
+    from crossdomain.models import check_model
+
+    config = check_model(suite.model)
+    positions = getattr(config, "max_position_embeddings", None)
+    for task in suite.tasks:
+        length = suite.train_for(task).max_length
+        if positions and length > positions:
+            raise ConfigError(f"suite {suite.name!r}: max_length {length} for {task!r} exceeds the {positions} "
+                              f"positions of model {suite.model!r}")
+    for arm in arms:
+        try:
+            arm.check(config)
+        except ValueError as error:
+            raise ConfigError(f"suite {suite.name!r}: init {arm.spec!r}: {error}") from error

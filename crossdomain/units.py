@@ -1,8 +1,13 @@
-"""A unit: one (task, fold, init, seed, mapping seed, model, config), run start to finish on its own.
+"""A unit: one (task, fold, init arm, seed, mapping seed, model, config), run start to finish on its own.
 
 A unit carries everything needed to run it, so an executor could ship it to another process
-or machine. :func:`run_unit` returns the result record that is written, atomically, as
-``<out>/units/<unit_id>.json`` (plus ``<unit_id>.predictions.csv`` for bootstrapping).
+or machine. :func:`run_unit` runs the stages of :mod:`crossdomain.pipeline` and writes the
+:class:`~crossdomain.record.UnitRecord`, atomically, as ``<out>/units/<unit_id>.json`` (plus
+``<unit_id>.predictions.csv`` for bootstrapping, and ``<unit_id>/`` when hooks leave files).
+
+The unit id is a readable slug plus a hash of :meth:`Unit.identity`: everything that changes the
+result (task and its version, fold, arm spec, seeds, model, mapping, training hyper-parameters),
+and nothing that does not (threads, evaluation batch size, bf16, where the data was found, hooks).
 """
 from __future__ import annotations
 
@@ -10,196 +15,138 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
-import os
-import resource
+import re
+import shutil
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from sklearn.model_selection import train_test_split
-from transformers import set_seed
-
 from crossdomain import provenance
+from crossdomain.atomic import atomic_write_text
 from crossdomain.config import TrainConfig
-from crossdomain.data import TaskData, prepare_task_cached
-from crossdomain.mapping import build_mapping, encode
-from crossdomain.models import build_model, load_tokenizer, prune_vocabulary, resolve_model
+from crossdomain.record import UnitRecord
 from crossdomain.tasks import get_task
-from crossdomain.trainer import EncodedSplit, device_name, train_and_evaluate
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Unit:
     task: str
     fold: int
-    init: str
+    init: str  # canonical arm spec, e.g. "pretrained-layers:k=3"
     seed: int
     mapping_seed: int
     model: str
     mapping: str
     train: TrainConfig
     data_dirs: tuple[str, ...] = ()
+    hooks: tuple[str, ...] = ()
 
     def identity(self) -> dict:
-        """Everything that changes the result (not where the data was found)."""
+        """Everything that changes the result."""
         return {
             "task": self.task, "task_version": get_task(self.task).version, "fold": self.fold, "init": self.init,
             "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model, "mapping": self.mapping,
-            "train": dataclasses.asdict(self.train),
+            "train": self.train.identity(),
         }
 
     @property
     def unit_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
-        slug = self.task.replace("/", "-")
-        return f"{slug}__fold{self.fold}__{self.init}__seed{self.seed}__map{self.mapping_seed}__{digest}"
+        task = self.task.replace("/", "-")
+        arm = re.sub(r"[^A-Za-z0-9.-]+", "-", self.init)
+        return f"{task}__fold{self.fold}__{arm}__seed{self.seed}__map{self.mapping_seed}__{digest}"
 
 
-def subsample(indices: tuple[int, ...], labels: list[int], limit: int, seed: int) -> list[int]:
-    """A stratified, seeded subset of at most ``limit`` indices (all of them when limit is 0)."""
-    if not limit or limit >= len(indices):
-        return list(indices)
-    strata = [labels[i] for i in indices]
-    try:
-        kept, _ = train_test_split(list(indices), train_size=limit, stratify=strata, random_state=seed)
-    except ValueError:  # a class too rare to stratify at this size
-        kept, _ = train_test_split(list(indices), train_size=limit, random_state=seed)
-    return sorted(kept)
-
-
-def encode_split(data: TaskData, indices: list[int], symbol_ids: dict[str, int], cls_id: int, sep_id: int,
-                 max_length: int) -> EncodedSplit:
-    rule = data.task.length.truncation
-    return EncodedSplit(
-        input_ids=[encode(data.records[i].symbols, symbol_ids, cls_id, sep_id, max_length, rule) for i in indices],
-        labels=[data.label_ids[i] for i in indices],
-        ids=[data.records[i].id for i in indices],
-    )
-
-
-def _remap(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
-    return EncodedSplit([[remap[t] for t in seq] for seq in split.input_ids], split.labels, split.ids)
-
-
-def _peak_memory_mb() -> float:
-    if torch.cuda.is_available():
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
-
-
-def execute(unit: Unit, work_dir: str) -> dict:
-    """Run one unit; returns the result fields (raises on failure)."""
-    cfg = unit.train
-    data = prepare_task_cached(unit.task, unit.data_dirs)
-    if unit.fold >= len(data.folds):
-        raise ValueError(f"task {unit.task!r} has {len(data.folds)} fold(s); fold {unit.fold} does not exist")
-    fold = data.folds[unit.fold]
-    source = resolve_model(unit.model)
-    tokenizer = load_tokenizer(source)
-    mapping = build_mapping(unit.mapping, data.alphabet, tokenizer, unit.mapping_seed)
-    symbol_ids = mapping.ids()
-    split_seed = data.task.split.seed
-    index_sets = {
-        "train": subsample(fold.train, data.label_ids, cfg.max_train_examples, split_seed),
-        "dev": subsample(fold.dev, data.label_ids, cfg.max_eval_examples, split_seed),
-        "test": subsample(fold.test, data.label_ids, cfg.max_eval_examples, split_seed),
-    }
-    splits = {name: encode_split(data, idx, symbol_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.max_length)
-              for name, idx in index_sets.items()}
-    pad_id = tokenizer.pad_token_id
-
-    set_seed(unit.seed)  # before the model exists: the classifier head (and the random arm) are reproducible
-    model = build_model(source, unit.init, num_labels=len(data.task.labels))
-    total_parameters = sum(p.numel() for p in model.parameters())
-    vocab_rows = model.get_input_embeddings().num_embeddings
-    if cfg.prune_vocab:
-        remap = prune_vocabulary(model, [tokenizer.cls_token_id, tokenizer.sep_token_id, pad_id, *symbol_ids.values()])
-        splits = {name: _remap(split, remap) for name, split in splits.items()}
-        pad_id = remap[pad_id]
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-
-    outcome = train_and_evaluate(model, splits["train"], splits["dev"], splits["test"], cfg, unit.seed,
-                                 data.task.primary_metric, pad_id, work_dir)
-    metrics = dict(outcome.test_metrics)
-    metrics["primary_metric"] = data.task.primary_metric
-    metrics["primary"] = metrics[data.task.primary_metric]
-    return {
-        "task": {
-            "name": data.task.name, "version": data.task.version, "checksum": data.checksum,
-            "sources": data.stats["sources"], "labels": data.task.labels, "primary_metric": data.task.primary_metric,
-            "split": dataclasses.asdict(data.task.split),
-        },
-        "model": {
-            "name": unit.model, "location": source.location, "parameters": total_parameters,
-            "embedding_rows": vocab_rows, "embedding_rows_trained": model.get_input_embeddings().num_embeddings,
-        },
-        "mapping": mapping.to_json(),
-        "sizes": {name: len(split) for name, split in splits.items()}
-                 | {"train_available": len(fold.train), "dev_available": len(fold.dev), "test_available": len(fold.test)},
-        "metrics": metrics,
-        "curve": outcome.curve,
-        "best_step": outcome.best_step,
-        "steps": outcome.steps,
-        "train_seconds": round(outcome.train_seconds, 3),
-        "peak_memory_mb": _peak_memory_mb(),
-        "_predictions": (splits["test"].ids, outcome.test_labels, outcome.test_predictions, outcome.test_probabilities,
-                         data.task.labels),
-    }
-
-
-def run_unit(unit: Unit, out_dir: Path) -> dict:
+def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     """Run a unit and write its result file, recording a failure instead of raising it."""
+    from crossdomain import pipeline
+    from crossdomain.trainer import device_name
+
     started = time.perf_counter()
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "unit_id": unit.unit_id,
-        "unit": unit.identity() | {"data_dirs": list(unit.data_dirs)},
-        "config": dataclasses.asdict(unit.train),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    try:
-        with tempfile.TemporaryDirectory(prefix="crossdomain-") as work_dir:
-            record |= execute(unit, work_dir)
-        record["status"], record["error"] = "ok", None
-    except Exception as error:  # noqa: BLE001 - a failed unit must not stop the grid
-        record["status"] = "failed"
-        record["error"] = f"{error.__class__.__name__}: {error}"
-        record["traceback"] = traceback.format_exc()
-    record["wall_seconds"] = round(time.perf_counter() - started, 3)
-    record["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    record["device"] = device_name()
-    record["libraries"] = provenance.library_versions()
-    record["git"] = provenance.git_commit()
-    record["machine"] = provenance.machine()
-    predictions = record.pop("_predictions", None)
     units_dir = out_dir / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
+    record = UnitRecord(unit_id=unit.unit_id, unit=unit.identity(), status="failed", config=dataclasses.asdict(unit.train),
+                        data_dirs=list(unit.data_dirs),
+                        started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    predictions = None
+    reset_peak_memory()
+    staging = Path(tempfile.mkdtemp(dir=units_dir, prefix=f".{unit.unit_id}.", suffix=".artifacts"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="crossdomain-") as work_dir:
+            result = pipeline.execute(unit, work_dir, staging)
+        for key, value in result.fields.items():
+            setattr(record, key, value)
+        predictions = result.predictions
+        record.status = "ok"
+    except Exception as error:  # noqa: BLE001 - a failed unit must not stop the grid
+        record.error = f"{error.__class__.__name__}: {error}"
+        record.traceback = traceback.format_exc()
+    record.wall_seconds = round(time.perf_counter() - started, 3)
+    record.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record.peak_memory_mb = peak_memory_mb()
+    record.device = device_name()
+    record.libraries = provenance.library_versions()
+    record.git = provenance.git_commit()
+    record.machine = provenance.machine()
+    publish_artifacts(staging, units_dir / unit.unit_id, keep=record.ok and bool(record.artifacts))
     if predictions is not None:
         write_predictions(units_dir / f"{unit.unit_id}.predictions.csv", *predictions)
-    atomic_write_json(units_dir / f"{unit.unit_id}.json", record)
+    record.write(units_dir / f"{unit.unit_id}.json")  # last: a unit counts as done only once this exists
+    record.path = units_dir / f"{unit.unit_id}.json"
     return record
 
 
+def publish_artifacts(staging: Path, target: Path, keep: bool) -> None:
+    if keep:
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def write_predictions(path: Path, ids, labels, predictions, probabilities, label_names) -> None:
-    partial = path.with_suffix(".part")
-    with open(partial, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "label", "prediction", *[f"p_{name}" for name in label_names]])
-        for row in zip(ids, labels, predictions, probabilities):
-            writer.writerow([row[0], label_names[row[1]], label_names[row[2]], *row[3]])
-    os.replace(partial, path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "label", "prediction", *[f"p_{name}" for name in label_names]])
+    for row in zip(ids, labels, predictions, probabilities):
+        writer.writerow([row[0], label_names[row[1]], label_names[row[2]], *row[3]])
+    atomic_write_text(path, buffer.getvalue())
 
 
-def atomic_write_json(path: Path, data: dict) -> None:
-    """Write to a temporary file beside ``path`` and rename: a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=1, default=str)
-    os.replace(temporary, path)
+# -- per-unit peak memory ------------------------------------------------------------------------------
+
+CLEAR_REFS = Path("/proc/self/clear_refs")
+STATUS = Path("/proc/self/status")
+
+
+def reset_peak_memory() -> None:
+    """Start a new high-water mark, so a unit's peak is its own, not the largest of the process so far."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        CLEAR_REFS.write_text("5")  # Linux: resets VmHWM to the current resident size
+    except OSError:
+        pass
+
+
+def peak_memory_mb() -> float:
+    """CUDA: peak allocated since the reset; CPU (Linux): the process's resident high-water mark since the reset."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    try:
+        for line in STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -17,9 +17,9 @@ def test_baseline_text_tokenises_to_the_harness_ids(mirror):
 
 
 def test_training_flops_count_attention_and_non_embedding_parameters():
-    from crossdomain.models import build_model
+    from crossdomain.models import fresh_classifier
 
-    model = build_model(resolve_model("tiny"), "random", num_labels=2)
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
     layers, hidden = model.config.num_hidden_layers, model.config.hidden_size
     assert bench.training_flops(model, [10, 20]) == 6 * non_embedding * 30 + 12 * layers * hidden * (100 + 400)

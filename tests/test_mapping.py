@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from crossdomain.mapping import MAPPINGS, build_mapping, candidate_tokens, encode, truncate
-from crossdomain.models import build_model, load_tokenizer, prune_vocabulary, resolve_model
+from crossdomain.models import fresh_classifier, load_tokenizer, pretrained_classifier, prune_vocabulary, resolve_model
 
 PROTEIN = list("ACDEFGHIKLMNPQRSTVWYXBZUO")
 
@@ -58,9 +58,9 @@ def test_pruned_vocabulary_gives_identical_logits_and_loss(tokenizer):
     mapping = build_mapping("random", list("ACGT"), tokenizer, seed=3)
     keep = [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id, *mapping.ids().values()]
     torch.manual_seed(0)
-    full = build_model(source, "random", num_labels=3).eval()
+    full = fresh_classifier(source, num_labels=3).eval()
     torch.manual_seed(0)
-    pruned = build_model(source, "random", num_labels=3).eval()
+    pruned = fresh_classifier(source, num_labels=3).eval()
     remap = prune_vocabulary(pruned, keep)
     assert pruned.get_input_embeddings().num_embeddings == 7
 
@@ -84,11 +84,11 @@ def test_random_head_is_reproducible_after_seeding():
 
     source = resolve_model("tiny")
     set_seed(7)
-    a = build_model(source, "pretrained", num_labels=2)
+    a = pretrained_classifier(source, num_labels=2)
     set_seed(7)
-    b = build_model(source, "pretrained", num_labels=2)
+    b = pretrained_classifier(source, num_labels=2)
     set_seed(8)
-    c = build_model(source, "pretrained", num_labels=2)
+    c = pretrained_classifier(source, num_labels=2)
     assert torch.equal(a.classifier.weight, b.classifier.weight)
     assert not torch.equal(a.classifier.weight, c.classifier.weight)
     # the pretrained arm shares the encoder weights, whatever the seed

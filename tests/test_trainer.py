@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from crossdomain.config import TrainConfig
-from crossdomain.models import build_model, resolve_model
+from crossdomain.models import fresh_classifier, resolve_model
 from crossdomain.trainer import EncodedSplit, PadCollator, predict_probabilities, train_and_evaluate
 
 
@@ -23,7 +23,7 @@ def toy_split(n, seed, vocabulary=(2000, 2001, 2002, 2003, 3000, 3001, 3002, 300
 
 def test_predictions_come_back_in_item_order():
     torch.manual_seed(0)
-    model = build_model(resolve_model("tiny"), "random", num_labels=2)
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
     split = toy_split(37, seed=1)
     batched = predict_probabilities(model, split, batch_size=8, pad_id=0)
     one_by_one = np.vstack([predict_probabilities(model, EncodedSplit([s], [0], ["x"]), 1, 0) for s in split.input_ids])
@@ -32,7 +32,7 @@ def test_predictions_come_back_in_item_order():
 
 def test_trainer_learns_a_separable_task_and_records_the_curve(tmp_path):
     torch.manual_seed(0)
-    model = build_model(resolve_model("tiny"), "random", num_labels=2)
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
     cfg = TrainConfig(lr=2e-3, max_steps=60, batch_size=16, eval_every=20, warmup_ratio=0.1)
     outcome = train_and_evaluate(model, toy_split(320, 0), toy_split(64, 1), toy_split(64, 2), cfg, seed=0,
                                  primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path))

@@ -1,0 +1,50 @@
+"""Init arms: what the weights are before fine-tuning, as a registry of small classes.
+
+Built-ins are the modules of this package (module ``stats_matched`` is the arm
+``stats-matched``), loaded lazily; third-party arms register through the entry-point group
+``crossdomain.inits``. A spec is a name, or a name with parameters:
+``pretrained-layers:k=3``, ``frozen:base=random``.
+"""
+from __future__ import annotations
+
+import pkgutil
+
+from crossdomain.config import ConfigError, build
+from crossdomain.inits.base import InitArm, InitContext, InitError, InitResult
+from crossdomain.registry import Registry
+
+INITS: Registry[type[InitArm]] = Registry("init arm", entry_point_group="crossdomain.inits")
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        INITS.register(_module.name.replace("_", "-"), f"crossdomain.inits.{_module.name}:ARM")
+
+# The arms the report's defaults are defined by: every arm is contrasted with REFERENCE_ARM, and the
+# recovered fraction of an arm is (arm − REFERENCE_ARM) / (FULL_ARM − REFERENCE_ARM).
+REFERENCE_ARM = "random"
+FULL_ARM = "pretrained"
+
+
+def parse_init(text: str) -> InitArm:
+    """``name`` or ``name:key=value[,key=value]`` → an arm instance; unknown names and keys get a did-you-mean."""
+    name, has_params, rest = str(text).strip().partition(":")
+    arm_class = INITS.get(name.strip())
+    params: dict[str, str] = {}
+    for item in rest.split(",") if has_params else []:
+        key, has_value, value = item.partition("=")
+        if not has_value or not key.strip():
+            raise ConfigError(f"init {text!r}: expected NAME:KEY=VALUE[,KEY=VALUE], got {item!r}")
+        if key.strip() in params:
+            raise ConfigError(f"init {text!r}: parameter {key.strip()!r} given twice")
+        params[key.strip()] = value.strip()
+    try:
+        return build(arm_class, params, f"init {text!r}")
+    except InitError as error:
+        raise ConfigError(f"init {text!r}: {error}") from error
+
+
+def canonical_init(text: str) -> str:
+    return parse_init(text).spec
+
+
+__all__ = ["INITS", "InitArm", "InitContext", "InitError", "InitResult", "REFERENCE_ARM", "FULL_ARM", "parse_init",
+           "canonical_init"]

@@ -1,0 +1,192 @@
+"""A unit's stages, top to bottom: prepare data → encode → build the init arm → fit the vocabulary →
+train → post-training hooks. :func:`execute` runs them and returns the fields of the unit record.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from crossdomain.config import TrainConfig
+from crossdomain.data import TaskData, prepare_task_cached
+from crossdomain.mapping import TokenMapping, build_mapping, encode
+from crossdomain.trainer import EncodedSplit, TrainOutcome
+
+
+@dataclass
+class PreparedData:
+    """A unit's data: the task, its fold, the token mapping and the encoded (subsampled) splits."""
+
+    data: TaskData
+    fold_index: int
+    tokenizer: object
+    source: object  # crossdomain.models.ModelSource
+    mapping: TokenMapping
+    splits: dict[str, EncodedSplit]  # train / dev / test, ids of the model's full vocabulary
+    pad_id: int
+
+    @property
+    def fold(self):
+        return self.data.folds[self.fold_index]
+
+    @property
+    def special_ids(self) -> list[int]:
+        return [self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id]
+
+
+@dataclass
+class BuiltModel:
+    """The model to fine-tune, in the ids it reads (after vocabulary pruning), and what the arm did."""
+
+    model: object
+    splits: dict[str, EncodedSplit]
+    pad_id: int
+    init: dict
+    vocab_rows: int  # word-embedding rows before pruning
+    parameters: int  # parameters of the unpruned model
+
+
+# -- stage 1-2: data and encoding ----------------------------------------------------------------
+
+
+def subsample(indices: tuple[int, ...], labels: list[int], limit: int, seed: int) -> list[int]:
+    """A stratified, seeded subset of at most ``limit`` indices (all of them when limit is 0)."""
+    from sklearn.model_selection import train_test_split
+
+    if not limit or limit >= len(indices):
+        return list(indices)
+    strata = [labels[i] for i in indices]
+    try:
+        kept, _ = train_test_split(list(indices), train_size=limit, stratify=strata, random_state=seed)
+    except ValueError:  # a class too rare to stratify at this size
+        kept, _ = train_test_split(list(indices), train_size=limit, random_state=seed)
+    return sorted(kept)
+
+
+def encode_split(data: TaskData, indices: list[int], symbol_ids: dict[str, int], cls_id: int, sep_id: int,
+                 max_length: int) -> EncodedSplit:
+    rule = data.task.length.truncation
+    return EncodedSplit(
+        input_ids=[encode(data.records[i].symbols, symbol_ids, cls_id, sep_id, max_length, rule) for i in indices],
+        labels=[data.label_ids[i] for i in indices],
+        ids=[data.records[i].id for i in indices],
+    )
+
+
+def prepare(unit) -> PreparedData:
+    from crossdomain.models import load_tokenizer, resolve_model
+
+    cfg = unit.train
+    data = prepare_task_cached(unit.task, unit.data_dirs)
+    if unit.fold >= len(data.folds):
+        raise ValueError(f"task {unit.task!r} has {len(data.folds)} fold(s); fold {unit.fold} does not exist")
+    fold = data.folds[unit.fold]
+    source = resolve_model(unit.model)
+    tokenizer = load_tokenizer(source)
+    mapping = build_mapping(unit.mapping, data.alphabet, tokenizer, unit.mapping_seed)
+    symbol_ids = mapping.ids()
+    split_seed = data.task.split.seed
+    index_sets = {
+        "train": subsample(fold.train, data.label_ids, cfg.max_train_examples, split_seed),
+        "dev": subsample(fold.dev, data.label_ids, cfg.max_eval_examples, split_seed),
+        "test": subsample(fold.test, data.label_ids, cfg.max_eval_examples, split_seed),
+    }
+    splits = {name: encode_split(data, idx, symbol_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.max_length)
+              for name, idx in index_sets.items()}
+    return PreparedData(data, unit.fold, tokenizer, source, mapping, splits, tokenizer.pad_token_id)
+
+
+# -- stage 3-4: the init arm and the vocabulary ------------------------------------------------------
+
+
+def build_init(unit, prepared: PreparedData) -> BuiltModel:
+    """Build the arm's model (seeded from the unit seed), prune the vocabulary, apply the arm's freezing."""
+    from crossdomain.inits import InitContext, parse_init
+    from crossdomain.inits.base import parameter_counts
+    from crossdomain.models import prune_vocabulary
+
+    arm = parse_init(unit.init)
+    result = arm.build(InitContext(prepared.source, len(prepared.data.task.labels), unit.seed))
+    model = result.model
+    vocab_rows = model.get_input_embeddings().num_embeddings
+    parameters = sum(p.numel() for p in model.parameters())
+    splits, pad_id = prepared.splits, prepared.pad_id
+    if unit.train.prune_vocab:
+        remap = prune_vocabulary(model, [*prepared.special_ids, *prepared.mapping.ids().values()])
+        splits = {name: _remap(split, remap) for name, split in splits.items()}
+        pad_id = remap[pad_id]
+    arm.freeze(model)
+    init = {"spec": arm.spec, "arm": arm.name, "summary": arm.summary(), **result.details, **parameter_counts(model)}
+    return BuiltModel(model, splits, pad_id, init, vocab_rows, parameters)
+
+
+def _remap(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
+    return EncodedSplit([[remap[t] for t in seq] for seq in split.input_ids], split.labels, split.ids)
+
+
+# -- stage 5-6: training and hooks ----------------------------------------------------------------------
+
+
+def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> TrainOutcome:
+    from crossdomain.trainer import train_and_evaluate
+
+    return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
+                              unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir)
+
+
+def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:
+    """Each post-training hook may leave files in ``artifact_dir`` (``units/<unit_id>/``); returns what they did."""
+    from crossdomain.hooks import HOOKS, HookContext
+
+    done = {}
+    for name in unit.hooks:
+        context = HookContext(unit, prepared, built, outcome, artifact_dir / name)
+        context.directory.mkdir(parents=True, exist_ok=True)
+        done[name] = HOOKS.get(name)().after_training(context) or {}
+    return done
+
+
+# -- the whole unit ---------------------------------------------------------------------------------
+
+
+@dataclass
+class UnitResult:
+    fields: dict  # UnitRecord fields
+    predictions: tuple  # (ids, labels, predictions, probabilities, label names) for the predictions file
+
+
+def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
+    """Run every stage of one unit; raises on failure (the caller records it)."""
+    prepared = prepare(unit)
+    built = build_init(unit, prepared)
+    outcome = train(unit, prepared, built, work_dir)
+    artifacts = run_hooks(unit, prepared, built, outcome, artifact_dir) if unit.hooks else {}
+    task = prepared.data.task
+    metrics = dict(outcome.test_metrics)
+    metrics["primary_metric"] = task.primary_metric
+    metrics["primary"] = metrics[task.primary_metric]
+    fold = prepared.fold
+    fields = {
+        "task": {
+            "name": task.name, "version": task.version, "checksum": prepared.data.checksum,
+            "sources": prepared.data.stats["sources"], "labels": task.labels, "primary_metric": task.primary_metric,
+            "split": dataclasses.asdict(task.split),
+        },
+        "model": {
+            "name": unit.model, "location": prepared.source.location, "parameters": built.parameters,
+            "embedding_rows": built.vocab_rows, "embedding_rows_trained": built.model.get_input_embeddings().num_embeddings,
+        },
+        "init": built.init,
+        "mapping": prepared.mapping.to_json(),
+        "sizes": {name: len(split) for name, split in built.splits.items()}
+                 | {"train_available": len(fold.train), "dev_available": len(fold.dev), "test_available": len(fold.test)},
+        "metrics": metrics,
+        "curve": outcome.curve,
+        "best_step": outcome.best_step,
+        "steps": outcome.steps,
+        "train_seconds": round(outcome.train_seconds, 3),
+        "artifacts": artifacts,
+    }
+    predictions = (built.splits["test"].ids, outcome.test_labels, outcome.test_predictions,
+                   outcome.test_probabilities, task.labels)
+    return UnitResult(fields, predictions)

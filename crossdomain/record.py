@@ -1,0 +1,142 @@
+"""The unit record: one versioned dataclass for a unit's result, read and written by everyone.
+
+The runner writes it (``<out>/units/<unit_id>.json``), ``results.csv``, the report and the tests
+read it back through :meth:`UnitRecord.load` and flatten it with :meth:`UnitRecord.row`; nothing
+else parses unit JSON. A file with an unknown ``schema_version`` is refused; version 1 files
+(two init arms, ``data_dirs`` inside ``unit``) are upgraded when read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossdomain.atomic import atomic_write_json
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+ROW_COLUMNS = ["unit_id", "status", "task", "domain", "fold", "init", "seed", "mapping_seed", "model", "mapping",
+               "primary_metric", "primary", "accuracy", "macro_f1", "mcc", "train", "dev", "test", "steps",
+               "best_step", "trainable_parameters", "train_seconds", "wall_seconds", "peak_memory_mb", "device",
+               "error"]
+
+
+class RecordError(ValueError):
+    """A file in ``units/`` that is not a readable unit record; the message names the file."""
+
+
+@dataclass
+class UnitRecord:
+    unit_id: str
+    unit: dict  # the identity: task, task_version, fold, init (arm spec), seed, mapping_seed, model, mapping, train
+    status: str  # "ok" or "failed"
+    config: dict = field(default_factory=dict)  # the full training config, execution settings included
+    data_dirs: list = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+    task: dict = field(default_factory=dict)  # name, version, checksum, sources, labels, primary metric, split
+    model: dict = field(default_factory=dict)  # name, location, parameters, embedding rows
+    init: dict = field(default_factory=dict)  # arm spec, what the arm did, trainable/frozen parameter counts
+    mapping: dict = field(default_factory=dict)  # symbol → token and original vocabulary id
+    sizes: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # test metrics; "primary" is the task's own
+    curve: list = field(default_factory=list)  # dev evaluations: step, seconds, dev, dev_loss, train_loss
+    best_step: int | None = None
+    steps: int | None = None
+    train_seconds: float | None = None
+    wall_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    device: str | None = None
+    libraries: dict = field(default_factory=dict)
+    git: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)  # post-training hook → what it left in units/<unit_id>/
+    schema_version: int = SCHEMA_VERSION
+    path: Path | None = field(default=None, compare=False, repr=False)  # where it was read from (not saved)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def predictions_path(self) -> Path | None:
+        return self.path.with_name(f"{self.unit_id}.predictions.csv") if self.path else None
+
+    def row(self) -> dict:
+        """The flat view of a record: one row of results.csv and of the report's unit table."""
+        unit, metrics, sizes = self.unit, self.metrics or {}, self.sizes or {}
+        row = {
+            "unit_id": self.unit_id, "status": self.status, "error": self.error,
+            **{k: unit.get(k) for k in ("task", "fold", "init", "seed", "mapping_seed", "model", "mapping")},
+            "domain": str(unit.get("task", "")).split("/")[0],
+            **{k: metrics.get(k) for k in ("primary_metric", "primary", "accuracy", "macro_f1", "mcc")},
+            **{k: sizes.get(k) for k in ("train", "dev", "test")},
+            "trainable_parameters": (self.init or {}).get("trainable_parameters"),
+            "steps": self.steps, "best_step": self.best_step, "train_seconds": self.train_seconds,
+            "wall_seconds": self.wall_seconds, "peak_memory_mb": self.peak_memory_mb, "device": self.device,
+        }
+        return {column: row.get(column) for column in ROW_COLUMNS}
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        data.pop("path")
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    def write(self, path: Path) -> None:
+        atomic_write_json(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, data, origin: str = "<record>") -> "UnitRecord":
+        if not isinstance(data, dict) or "unit_id" not in data or "unit" not in data:
+            raise RecordError(f"{origin}: not a crossdomain unit record (no unit_id/unit keys)")
+        version = data.get("schema_version")
+        if version not in READABLE_VERSIONS:
+            raise RecordError(f"{origin}: unit record schema_version {version!r} is not one this crossdomain reads "
+                              f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade crossdomain or re-run the unit")
+        data = dict(data)
+        if version == 1:
+            data = _upgrade_v1(data)
+        data["schema_version"] = SCHEMA_VERSION
+        names = {f.name for f in dataclasses.fields(cls)} - {"path"}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise RecordError(f"{origin}: unknown unit record key(s) {unknown} for schema_version {version}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: Path) -> "UnitRecord":
+        path = Path(path)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RecordError(f"{path}: unreadable unit record ({error.__class__.__name__}: {error})") from None
+        record = cls.from_json(data, str(path))
+        record.path = path
+        return record
+
+
+def _upgrade_v1(data: dict) -> dict:
+    """Version 1: ``data_dirs`` lived inside ``unit``, the arm was a bare ``init`` name with no details."""
+    unit = dict(data["unit"])
+    data["data_dirs"] = unit.pop("data_dirs", [])
+    data["unit"] = unit
+    data.setdefault("init", {"spec": unit.get("init")})
+    return data
+
+
+def load_records(units_dir: Path, on_error=None) -> list[UnitRecord]:
+    """Every ``*.json`` record under ``units_dir``; a bad file goes to ``on_error(RecordError)`` or raises."""
+    records = []
+    for path in sorted(Path(units_dir).glob("*.json")):
+        try:
+            records.append(UnitRecord.load(path))
+        except RecordError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+    return records
