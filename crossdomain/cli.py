@@ -99,7 +99,7 @@ def cmd_list(args) -> None:
     print("init arms (NAME or NAME:KEY=VALUE[,KEY=VALUE]):")
     for name in INITS.names():
         arm = INITS.get(name)
-        params = ", ".join(f"{f.name}: {f.type}" for f in dataclasses.fields(arm))
+        params = ", ".join(_describe_field(f) for f in dataclasses.fields(arm))
         print(f"  {name + (f' ({params})' if params else ''):<26} {arm.summary()}")
     print("models (aliases; any Hugging Face id or local folder also works):")
     for name, (description, _) in ALIASES.items():
@@ -110,6 +110,12 @@ def cmd_list(args) -> None:
     print("post-training hooks:")
     for name in HOOKS.names():
         print(f"  {name:<12} {(HOOKS.get(name).__doc__ or '').strip()}")
+
+
+def _describe_field(field) -> str:
+    kind = getattr(field.type, "__name__", field.type)
+    default = "" if field.default is dataclasses.MISSING else f"={field.default}"
+    return f"{field.name}: {kind}{default}"
 
 
 def resolve_run_suite(args):

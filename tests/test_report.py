@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from crossdomain.record import UnitRecord
 from crossdomain.report import figures, stats, tables, write_report
 
 CURVE = [(0, 0.0, 0.1), (10, 1.0, 0.5), (20, 2.0, 0.78), (30, 3.0, 0.80)]  # (step, seconds, dev)
@@ -16,16 +17,16 @@ CURVE = [(0, 0.0, 0.1), (10, 1.0, 0.5), (20, 2.0, 0.78), (30, 3.0, 0.80)]  # (st
 
 def write_unit(units, task, init, seed, score, status="ok", n_test=40, fold=0, curve=CURVE, correct=None):
     unit_id = f"{task.replace('/', '-')}__fold{fold}__{init}__seed{seed}__map0__x"
-    record = {
-        "unit_id": unit_id, "status": status, "error": None if status == "ok" else "RuntimeError: boom",
-        "unit": {"task": task, "fold": fold, "init": init, "seed": seed, "mapping_seed": 0, "model": "tiny",
-                 "mapping": "random"},
-        "metrics": {"accuracy": score, "macro_f1": score, "mcc": score, "primary": score, "primary_metric": "accuracy"}
-        if status == "ok" else None,
-        "curve": [{"step": s, "seconds": t, "dev": d} for s, t, d in curve] if status == "ok" else None,
-        "wall_seconds": 12.0, "device": "cpu", "git": {"commit": "abc123"}, "libraries": {"torch": "x"},
-    }
-    (units / f"{unit_id}.json").write_text(json.dumps(record))
+    record = UnitRecord(
+        unit_id=unit_id, status=status, error=None if status == "ok" else "RuntimeError: boom",
+        unit={"task": task, "fold": fold, "init": init, "seed": seed, "mapping_seed": 0, "model": "tiny",
+              "mapping": "random"},
+        metrics={"accuracy": score, "macro_f1": score, "mcc": score, "primary": score, "primary_metric": "accuracy"}
+        if status == "ok" else {},
+        curve=[{"step": s, "seconds": t, "dev": d} for s, t, d in curve] if status == "ok" else [],
+        wall_seconds=12.0, device="cpu", git={"commit": "abc123"}, libraries={"torch": "x"},
+    )
+    record.write(units / f"{unit_id}.json")
     if status == "ok":
         labels = ["a", "b"] * (n_test // 2)
         hits = correct if correct is not None else int(round(score * n_test))
@@ -64,7 +65,7 @@ def test_arm_statistics_match_hand_computed_values(run_dir):
 
 def test_paired_difference_interval_and_wilcoxon(run_dir):
     table = stats.load_units([run_dir])
-    pairs, unpaired = stats.pair_units(table)
+    pairs, unpaired = stats.pair_units(table, "pretrained", "random")
     deltas = stats.paired_differences(table, pairs).set_index("task")
     splice = deltas.loc["dna/splice"]
     assert splice["pairs"] == 3
@@ -81,7 +82,7 @@ def test_paired_difference_interval_and_wilcoxon(run_dir):
 
 def test_single_pair_uses_a_paired_bootstrap_over_items(run_dir):
     table = stats.load_units([run_dir])
-    pairs, _ = stats.pair_units(table)
+    pairs, _ = stats.pair_units(table, "pretrained", "random")
     row = stats.paired_differences(table, pairs).set_index("task").loc["music/my_task"]
     assert row["pairs"] == 1 and row["delta_mean"] == pytest.approx(0.25)
     assert row["ci_method"] == "paired bootstrap over test items" and math.isnan(row["p_value"])
@@ -138,7 +139,7 @@ def test_figures_are_valid_images_with_the_expected_elements(run_dir):
     dots = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
     assert dots == len(table.ok)  # one dot per finished unit
 
-    pairs, _ = stats.pair_units(table)
+    pairs, _ = stats.pair_units(table, "pretrained", "random")
     forest = figures.forest_figure(stats.paired_differences(table, pairs)).axes[0]
     assert len(forest.lines) == 2 * 2 + 1  # interval + point per task, and the zero line
 
@@ -151,3 +152,93 @@ def test_figures_are_deterministic(run_dir):
     second = write_report([run_dir], run_dir / "r2")
     for name in ("bars.svg", "forest.pdf", "curves.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+# -- N arms: contrasts and recovered fraction ---------------------------------------------------------
+
+SCORES = {  # seed → (pretrained, random, stats-matched)
+    0: (0.90, 0.60, 0.70), 1: (0.86, 0.62, 0.66), 2: (0.92, 0.58, 0.73), 3: (0.88, 0.61, 0.69),
+}
+
+
+@pytest.fixture
+def three_arm_run(tmp_path):
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed, scores in SCORES.items():
+        for arm, score in zip(("pretrained", "random", "stats-matched"), scores):
+            write_unit(units, "dna/splice", arm, seed, score)
+    write_unit(units, "dna/splice", "stats-matched", 9, 0.5)  # no pretrained/random partner
+    return tmp_path / "run"
+
+
+def test_fieller_interval_endpoints_are_where_the_paired_t_test_turns():
+    gained = np.array([0.10, 0.06, 0.15, 0.08, 0.12])
+    benefit = np.array([0.30, 0.24, 0.34, 0.27, 0.31])
+    ratio, low, high, status = stats.fieller_interval(gained, benefit)
+    assert status == "bounded" and ratio == pytest.approx(gained.mean() / benefit.mean())
+    assert low < ratio < high
+    t_critical = scipy_stats.t.ppf(0.975, len(gained) - 1)
+    for theta in (low, high):  # by definition: the t statistic of gained − θ·benefit is exactly ± t_critical there
+        residual = gained - theta * benefit
+        t = residual.mean() / (residual.std(ddof=1) / math.sqrt(len(residual)))
+        assert abs(t) == pytest.approx(t_critical, rel=1e-9)
+    # pretrained ≈ random: the advantage to recover is not established, so the fraction is unbounded
+    assert stats.fieller_interval([0.1, -0.1, 0.05], [0.02, -0.03, 0.01])[3] == "unbounded"
+    assert stats.fieller_interval([0.1], [0.2])[3] == "undefined"
+
+
+def test_every_arm_is_contrasted_with_random_and_recovered_fraction_is_by_hand(three_arm_run):
+    out = write_report([three_arm_run], three_arm_run / "report")
+    contrasts = pd.read_csv(out / "contrasts.csv")
+    assert set(zip(contrasts["treatment"], contrasts["control"])) == {("pretrained", "random"), ("stats-matched", "random")}
+    deltas = contrasts.set_index("treatment")
+    assert deltas.loc["stats-matched", "delta_mean"] == pytest.approx(np.mean([s - r for _, r, s in SCORES.values()]))
+    assert deltas.loc["stats-matched", "pairs"] == 4  # seed 9 has no random partner
+    recovered = pd.read_csv(out / "recovered.csv").set_index("arm").loc["stats-matched"]
+    by_hand = np.mean([s - r for _, r, s in SCORES.values()]) / np.mean([p - r for p, r, _ in SCORES.values()])
+    assert recovered["recovered"] == pytest.approx(by_hand) and recovered["n"] == 4
+    assert recovered["interval"] == "bounded" and recovered["ci_low"] < by_hand < recovered["ci_high"]
+    report = (out / "report.md").read_text()
+    assert "## Recovered fraction" in report and "Fieller" in report
+    assert "no partner under stats-matched − random" in report  # seed 9 listed, never silently dropped
+    for name in ("forest_pretrained_vs_random.png", "forest_stats-matched_vs_random.png", "recovered.png"):
+        assert (out / name).stat().st_size > 1000, name
+    head = (out / "summary.md").read_text().splitlines()[0]
+    assert head.index("pretrained") < head.index("random") < head.index("stats-matched")
+
+
+def test_suite_contrasts_from_run_json_replace_the_default(three_arm_run):
+    (three_arm_run / "run.json").write_text(json.dumps({
+        "arms": ["stats-matched", "random", "pretrained"],
+        "suite": {"contrasts": [["pretrained", "stats-matched"]]}}))
+    out = write_report([three_arm_run], three_arm_run / "r")
+    contrasts = pd.read_csv(out / "contrasts.csv")
+    assert list(zip(contrasts["treatment"], contrasts["control"])) == [("pretrained", "stats-matched")]
+    assert contrasts["delta_mean"].iloc[0] == pytest.approx(np.mean([p - s for p, _, s in SCORES.values()]))
+    head = (out / "summary.md").read_text().splitlines()[0]
+    assert head.index("stats-matched") < head.index("random") < head.index("pretrained")  # the suite's order
+
+
+def test_recovered_figure_draws_one_interval_per_arm_and_task(three_arm_run):
+    table = stats.load_units([three_arm_run])
+    recovered = stats.recovered_fractions(table, "pretrained", "random")
+    figure = figures.recovered_figure(recovered, ["pretrained", "random", "stats-matched"])
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["stats-matched"]
+    assert len(ax.lines) == 2 + 2  # interval + point, and the reference lines at 0 and 1
+
+
+def test_report_and_runner_name_no_arm_but_the_reference_ones():
+    """Adding an arm must not need an edit here: arm names come from the data and crossdomain.inits."""
+    from pathlib import Path
+
+    import crossdomain
+    from crossdomain.inits import INITS
+
+    package = Path(crossdomain.__file__).parent
+    sources = [package / "runner.py", package / "units.py", package / "pipeline.py", *(package / "report").glob("*.py")]
+    for path in sources:
+        text = path.read_text()
+        for name in INITS.names():
+            assert f'"{name}"' not in text and f"'{name}'" not in text, f"{path.name} names the arm {name!r}"

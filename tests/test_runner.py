@@ -27,7 +27,7 @@ def small_suite(**overrides):
 
 
 def unit_metrics(out: Path) -> dict:
-    return {r["unit_id"]: (r["metrics"], [p["dev"] for p in r["curve"]]) for r in runner.load_unit_records(out)}
+    return {r.unit_id: (r.metrics, [p["dev"] for p in r.curve]) for r in runner.load_unit_records(out)}
 
 
 @pytest.mark.mirror
@@ -37,7 +37,7 @@ def test_interrupted_run_resumes_without_rerunning_finished_units(tmp_path, mirr
     finished = []
 
     def interrupt_after_two(record):
-        finished.append(record["unit_id"])
+        finished.append(record.unit_id)
         if len(finished) == 2:
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C after the second unit
 
@@ -84,8 +84,8 @@ sources: [{{name: splice.data, path: uci_splice/splice.data, sha256: "{'0' * 64}
     assert frame.loc["dna/broken", "status"] == "failed"
     assert "sha256" in frame.loc["dna/broken", "error"] and "dna/broken" in frame.loc["dna/broken", "error"]
     assert frame.loc["dna/splice", "status"] == "ok"
-    failed = [r for r in runner.load_unit_records(tmp_path / "run") if r["status"] == "failed"][0]
-    assert "Traceback" in failed["traceback"] and failed["git"] and failed["libraries"]["torch"]
+    failed = [r for r in runner.load_unit_records(tmp_path / "run") if r.status == "failed"][0]
+    assert "Traceback" in failed.traceback and failed.git and failed.libraries["torch"]
     get_task.cache_clear()
 
 
@@ -97,9 +97,11 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert len(frame) == 8 and set(frame["status"]) == {"ok"}
     assert set(frame["init"]) == {"pretrained", "random"} and set(frame["task"]) == {"dna/splice", "dna/promoters"}
     record = json.loads(next((out / "units").glob("dna-splice__fold0__random__seed0*.json")).read_text())
-    for key in ("config", "task", "model", "mapping", "sizes", "metrics", "curve", "wall_seconds", "peak_memory_mb",
-                "device", "libraries", "git", "status", "error", "unit"):
+    assert record["schema_version"] == 2
+    for key in ("config", "task", "model", "init", "mapping", "sizes", "metrics", "curve", "wall_seconds",
+                "peak_memory_mb", "device", "libraries", "git", "status", "error", "unit"):
         assert key in record, key
+    assert record["init"]["spec"] == "random" and record["init"]["frozen_parameters"] == 0
     assert record["task"]["checksum"] and record["task"]["sources"]["splice.data"]["sha256"].startswith("ebbae10c")
     assert record["unit"]["seed"] == 0 and record["unit"]["mapping_seed"] == 0 and record["unit"]["init"] == "random"
     assert set(record["mapping"]["symbols"]) == {"A", "C", "G", "T", "N"}
@@ -175,6 +177,147 @@ split: {{kind: stratified, ratios: [0.6, 0.2, 0.2], seed: 0}}
         env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     record = runner.load_unit_records(out)[0]
-    assert record["status"] == "ok", record.get("error")
-    assert {"C", "O", "(", "=", "c", "1", "Cl", "#", "N"} <= set(record["mapping"]["symbols"])
-    assert record["sizes"]["test"] == 12
+    assert record.status == "ok", record.error
+    assert {"C", "O", "(", "=", "c", "1", "Cl", "#", "N"} <= set(record.mapping["symbols"])
+    assert record.sizes["test"] == 12
+
+
+# -- init arms end to end, validation before work, resume across execution settings --------------------
+
+ALL_ARMS = ["pretrained", "random", "stats-matched", "shuffled", "pretrained-layers:k=1", "frozen:base=random",
+            "reinit-embeddings"]
+
+
+@pytest.mark.mirror
+def test_every_arm_runs_on_the_tiny_model_and_says_what_it_did(tmp_path):
+    out = tmp_path / "arms"
+    assert main(["run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds", "0", "--inits", *ALL_ARMS,
+                 "--out", str(out), "--no-progress", "--set", "train.max_steps=6", "--set", "train.eval_every=3"]) == 0
+    records = {r.unit["init"]: r for r in runner.load_unit_records(out)}
+    assert set(records) == set(ALL_ARMS) and all(r.ok for r in records.values())
+    assert records["frozen:base=random"].init["frozen_parameters"] > 0
+    assert records["frozen:base=random"].init["trainable_parameters"] < records["random"].init["trainable_parameters"]
+    assert records["stats-matched"].init["tensors_redrawn"] > 0 and records["shuffled"].init["tensors_shuffled"] > 0
+    assert records["pretrained-layers:k=1"].init["pretrained_layers"] == [0]
+    assert len({r.unit_id for r in records.values()}) == len(ALL_ARMS)
+    contrasts = pd.read_csv(out / "report" / "contrasts.csv")
+    assert len(contrasts) == len(ALL_ARMS) - 1 and set(contrasts["control"]) == {"random"}
+    assert (out / "report" / "recovered.csv").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--model", "bert-bsae"], "Did you mean 'bert-base'"),
+    (["--inits", "pretrained", "pretrainde"], "Did you mean 'pretrained'"),
+    (["--inits", "pretrained-layers:k=9"], "k=9 but the model has 2 layers"),
+    (["--inits", "frozen:bsae=random"], "Did you mean 'base'"),
+    (["--seeds", "0", "0"], "given more than once"),
+    (["--set", "folds=[99]", "--tasks", "dna/promoters"], "folds [99] do not exist"),
+    (["--set", "train.lr=0"], "train.lr: expected a learning rate > 0"),
+    (["--set", "contrasts=[[pretrained,shuffled]]"], "names arm 'shuffled', which is not in inits"),
+])
+def test_a_bad_request_fails_before_any_unit_and_writes_nothing(tmp_path, capsys, arguments, message):
+    out = tmp_path / "never"
+    assert main(["run", "--suite", "smoke", "--out", str(out), "--no-progress", *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.mirror
+def test_resuming_with_other_threads_and_eval_batch_recomputes_nothing(tmp_path, monkeypatch):
+    suite = small_suite(seeds="[0]")
+    out = tmp_path / "run"
+    runner.run_suite(suite, out, progress=False)
+    executed = []
+    monkeypatch.setattr(runner, "run_unit", lambda unit, o: executed.append(unit.unit_id))
+    changed = apply_overrides(suite, ["train.threads=1", "train.eval_batch_size=7", "train.bf16=false"])
+    runner.run_suite(changed, out, progress=False)
+    assert executed == []
+    assert [u.unit_id for u in runner.expand_units(changed)] == [u.unit_id for u in runner.expand_units(suite)]
+    assert apply_overrides(suite, ["train.lr=0.002"]) and \
+        runner.expand_units(apply_overrides(suite, ["train.lr=0.002"]))[0].unit_id != runner.expand_units(suite)[0].unit_id
+
+
+@pytest.mark.mirror
+def test_a_truncated_unit_file_is_named_and_run_again(tmp_path):
+    suite = small_suite(seeds="[0]", inits="[random]")
+    out = tmp_path / "run"
+    runner.run_suite(suite, out, progress=False)
+    path = next((out / "units").glob("*.json"))
+    path.write_text(path.read_text()[:100])
+    with pytest.warns(UserWarning, match=rf"{path.name}: unreadable unit record.*run again"):
+        frame = runner.run_suite(suite, out, progress=False)
+    assert list(frame["status"]) == ["ok"]
+
+
+ARM_PLUGIN = '''
+from dataclasses import dataclass
+
+import torch
+
+from crossdomain.inits import InitArm, InitResult
+from crossdomain.inits.base import body_parameters
+
+
+@dataclass
+class Scaled(InitArm):
+    """Pretrained weights multiplied by a factor: does the weights' scale matter?"""
+
+    name = "scaled"
+    factor: float = 0.5
+
+    def build(self, context):
+        model = context.pretrained()
+        with torch.no_grad():
+            for parameter in body_parameters(model).values():
+                parameter.mul_(self.factor)
+        return InitResult(model, {"factor": self.factor})
+'''
+
+
+@pytest.mark.mirror
+def test_third_party_init_arm_registers_through_an_entry_point_and_runs(tmp_path, mirror):
+    site = tmp_path / "site"
+    (site / "scaled_arm").mkdir(parents=True)
+    (site / "scaled_arm" / "__init__.py").write_text(ARM_PLUGIN)
+    dist = site / "scaled_arm-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: scaled-arm\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[crossdomain.inits]\nscaled = scaled_arm:Scaled\n")
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"}
+    listing = subprocess.run([sys.executable, "-m", "crossdomain", "list"], env=env, capture_output=True, text=True)
+    assert re.search(r"scaled \(factor: float=0.5\)\s+Pretrained weights multiplied", listing.stdout), listing.stderr
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "crossdomain", "run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds", "0",
+         "--inits", "scaled:factor=0.25", "random", "--out", str(out), "--no-progress", "--set", "train.max_steps=4",
+         "--set", "train.eval_every=2"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = {r.unit["init"]: r for r in runner.load_unit_records(out)}
+    assert records["scaled:factor=0.25"].ok and records["scaled:factor=0.25"].init["factor"] == 0.25
+    assert "scaled:factor=0.25 − random" in (out / "report" / "report.md").read_text()
+
+
+@pytest.mark.mirror
+def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_path):
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification
+
+    from crossdomain import pipeline
+    from crossdomain.trainer import predict_probabilities
+
+    suite = apply_overrides(small_suite(seeds="[0]", inits="[pretrained]"), ["hooks=[save-model]"])
+    out = tmp_path / "run"
+    runner.run_suite(suite, out, progress=False)
+    record = runner.load_unit_records(out)[0]
+    folder = out / "units" / record.unit_id / "save-model"
+    assert "model.safetensors" in record.artifacts["save-model"]["files"] and (folder / "model.safetensors").exists()
+    assert not list((out / "units").glob(".*artifacts"))  # the staging folder was renamed into place
+    keep = json.loads((folder / "vocabulary_ids.json").read_text())
+    unit = runner.expand_units(suite)[0]
+    prepared = pipeline.prepare(unit)
+    remap = {old: new for new, old in enumerate(keep)}
+    test = pipeline._remap(prepared.splits["test"], remap)
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id])
+    saved = pd.read_csv(out / "units" / f"{record.unit_id}.predictions.csv")
+    np.testing.assert_allclose(probabilities, saved.filter(like="p_").to_numpy(), atol=2e-5)

@@ -4,19 +4,47 @@ Reads only unit files, so it works on partial runs, merged run folders and units
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
 from crossdomain.report import figures, stats, tables
 
 CONVERGENCE_COLUMNS = ["steps_to_95", "seconds_to_95", "dev_auc"]
 
 
-def arm_order(arms) -> list[str]:
-    rank = {"pretrained": 0, "random": 1}
-    return sorted(set(arms), key=lambda a: (rank.get(a.split(" · ")[0], 2), a))
+def run_plan(run_dirs: list[Path]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The arms (in suite order) and contrasts the runs' ``run.json`` declare, merged over the runs."""
+    arms, contrasts = [], []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "run.json"
+        if not path.is_file():
+            continue
+        try:
+            plan = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        arms += plan.get("arms") or []
+        contrasts += [tuple(canonical_init(a) for a in pair) for pair in (plan.get("suite") or {}).get("contrasts") or []]
+    return list(dict.fromkeys(arms)), list(dict.fromkeys(contrasts))
+
+
+def arm_order(arms, planned: list[str] = ()) -> list[str]:
+    """Planned (suite) order first, then the full and reference arms, then the rest alphabetically."""
+    rank = {arm: i for i, arm in enumerate(dict.fromkeys([*planned, FULL_ARM, REFERENCE_ARM]))}
+    return sorted(set(arms), key=lambda a: (rank.get(a.split(" · ")[0], len(rank)), a))
+
+
+def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
+    """Every arm against the reference arm (the full arm's contrast first), when the reference was run."""
+    if REFERENCE_ARM not in inits:
+        return []
+    treatments = sorted((a for a in inits if a != REFERENCE_ARM), key=lambda a: a != FULL_ARM)
+    return [(arm, REFERENCE_ARM) for arm in treatments]
 
 
 def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
@@ -34,11 +62,11 @@ def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
 
 def describe_run(table: stats.UnitTable) -> list[str]:
     records = list(table.records.values())
-    commits = sorted({(r.get("git") or {}).get("commit") or "unknown" for r in records})
-    libraries = records[0].get("libraries", {}) if records else {}
+    commits = sorted({(r.git or {}).get("commit") or "unknown" for r in records})
+    libraries = records[0].libraries if records else {}
     ok = table.ok
-    cost = sum(r.get("wall_seconds") or 0 for r in records)
-    devices = sorted({r.get("device") or "?" for r in records})
+    cost = sum(r.wall_seconds or 0 for r in records)
+    devices = sorted({r.device or "?" for r in records})
     return [
         f"- units: {len(ok)} finished, {len(table.failed)} failed",
         f"- tasks: {', '.join(sorted(ok['task'].unique()))}",
@@ -50,29 +78,48 @@ def describe_run(table: stats.UnitTable) -> list[str]:
     ]
 
 
-def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary") -> Path:
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
+                 contrasts: list[tuple[str, str]] | None = None) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
     if table.ok.empty:
         raise ValueError(f"no finished units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed)")
-    arms = arm_order(table.ok["arm"])
+    planned_arms, planned_contrasts = run_plan(run_dirs)
+    arms = arm_order(table.ok["arm"], planned_arms)
+    inits = arm_order(table.ok["init"], planned_arms)
     tasks = sorted(table.ok["task"].unique())
+    if contrasts is not None:
+        contrasts = [tuple(canonical_init(a) for a in pair) for pair in contrasts]
+    else:
+        contrasts = planned_contrasts or default_contrasts(inits)
     arm_stats = stats.summarise_arms(table)
-    pairs, unpaired = stats.pair_units(table)
-    deltas = stats.paired_differences(table, pairs) if not pairs.empty else pd.DataFrame()
+    deltas, pairs, unpaired = stats.contrast_differences(table, contrasts)
+    primary = deltas[(deltas["treatment"] == contrasts[0][0]) & (deltas["control"] == contrasts[0][1])] \
+        if contrasts and not deltas.empty else pd.DataFrame()
     summary = tables.build_summary(arm_stats, deltas, convergence_summary(table))
+    recovered = stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM)
 
     summary.to_csv(out_dir / "summary.csv", index=False)
-    head = tables.headline(summary, arms)
+    head = tables.headline(summary, arms, primary)
     (out_dir / "summary.md").write_text(tables.to_markdown(head) + "\n", encoding="utf-8")
     models = ", ".join(sorted(table.ok["model"].unique()))
     seeds = sorted(table.ok["seed"].unique().tolist())
-    caption = (f"Test score (mean ± std over seeds {seeds}; each task's metric) of {models} fine-tuned from its "
-               f"pretrained weights or from random initialisation. Δ = pretrained − random, paired by seed, with "
-               f"its 95% interval; * marks p < 0.05 (Wilcoxon signed-rank).")
-    (out_dir / "summary.tex").write_text(tables.to_latex(summary, arms, caption), encoding="utf-8")
+    contrast_text = (f"Δ = {tables.contrast_label(*contrasts[0])}, paired by seed, with its 95% interval; * marks "
+                     "p < 0.05 (Wilcoxon signed-rank)." if not primary.empty else "")
+    caption = (f"Test score (mean ± std over seeds {seeds}; each task's metric) of {models} fine-tuned from each "
+               f"init arm. {contrast_text}")
+    (out_dir / "summary.tex").write_text(tables.to_latex(summary, arms, primary, caption), encoding="utf-8")
     pairs.to_csv(out_dir / "pairs.csv", index=False)
+    contrast_rows = tables.contrasts_table(deltas) if not deltas.empty else pd.DataFrame()
+    if not deltas.empty:
+        deltas.to_csv(out_dir / "contrasts.csv", index=False)
+    if not recovered.empty:
+        recovered.to_csv(out_dir / "recovered.csv", index=False)
     detail = []
     for task in tasks:
         per_seed = tables.per_seed_table(table.ok, task)
@@ -83,10 +130,19 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary") -
     drawn = {
         "bars": figures.bars_figure(arm_stats, table.ok, arms),
         "curves": figures.curves_figure(curves, arms, tasks),
-        "overview": figures.overview_figure(arm_stats, table.ok, deltas, curves, arms, tasks),
+        "overview": figures.overview_figure(arm_stats, table.ok, primary, curves, arms, tasks),
     }
-    if not deltas.empty:
-        drawn["forest"] = figures.forest_figure(deltas)
+    contrast_figures = {}
+    for treatment, control in contrasts:
+        rows = deltas[(deltas["treatment"] == treatment) & (deltas["control"] == control)] if not deltas.empty else deltas
+        if not rows.empty:
+            name = f"forest_{slug(treatment)}_vs_{slug(control)}"
+            contrast_figures[(treatment, control)] = name
+            drawn[name] = figures.forest_figure(rows)
+    if not primary.empty:
+        drawn["forest"] = figures.forest_figure(primary)
+    if not recovered.empty:
+        drawn["recovered"] = figures.recovered_figure(recovered, inits)
     for name, figure in drawn.items():
         figures.save(figure, out_dir, name)
         plt.close(figure)
@@ -105,12 +161,28 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary") -
     for name in ("bars", "forest", "curves", "overview"):
         if name in drawn:
             lines += [f"![{name}]({name}.png)", ""]
+    if not contrast_rows.empty:
+        lines += ["## Contrasts", ""]
+        for (treatment, control), name in contrast_figures.items():
+            label = tables.contrast_label(treatment, control)
+            lines += [f"### {label}", "", tables.to_markdown(contrast_rows[contrast_rows["contrast"] == label]), "",
+                      f"![{label}]({name}.png)", ""]
+    if not recovered.empty:
+        lines += ["## Recovered fraction", "", tables.to_markdown(tables.recovered_table(recovered, inits)), "",
+                  f"Recovered fraction of an arm = (arm − {REFERENCE_ARM}) / ({FULL_ARM} − {REFERENCE_ARM}), the ratio "
+                  f"of the mean paired differences over units matched on task, fold, seed and mapping seed: 0 means "
+                  f"the arm does no better than {REFERENCE_ARM}, 1 means it recovers all of {FULL_ARM}'s advantage. "
+                  "The 95% interval is Fieller's: the ratios θ for which a paired t-test of (arm − "
+                  f"{REFERENCE_ARM}) − θ·({FULL_ARM} − {REFERENCE_ARM}) does not reject. It is bounded only when "
+                  f"{FULL_ARM} − {REFERENCE_ARM} itself differs from 0 at the 95% level; otherwise the fraction is "
+                  "marked *unbounded* (the advantage to be recovered is not established, so no fraction of it is), "
+                  "and with fewer than 2 matched seeds *undefined*.", "", "![recovered](recovered.png)", ""]
     conv = summary[["task", "arm", "steps_to_95_mean", "seconds_to_95_mean", "dev_auc_mean"]]
     lines += ["## Convergence", "", tables.to_markdown(conv.round(3)), "", "## Per-seed scores", "", *detail]
     lines += ["## Failed or unpaired units", ""]
     if unpaired.empty:
         lines.append("None.")
     else:
-        lines.append(tables.to_markdown(unpaired[["unit_id", "status", "task", "init", "seed", "error"]]))
+        lines.append(tables.to_markdown(unpaired[["unit_id", "status", "task", "init", "seed", "reason", "error"]]))
     (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out_dir

@@ -18,6 +18,7 @@ from crossdomain.report.stats import mean_curve  # noqa: E402
 # Okabe & Ito (2008) colour-blind-safe palette
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 SINGLE_COLUMN_IN = 3.4
+DOUBLE_COLUMN_IN = 7.0
 STYLE = {
     "font.family": "DejaVu Sans", "font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "legend.fontsize": 6,
     "xtick.labelsize": 6, "ytick.labelsize": 6, "axes.spines.top": False, "axes.spines.right": False,
@@ -63,14 +64,19 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str]) -
 
 
 def bars_figure(summary, units, arms):
+    """Single-column wide for up to three arms, double-column (7 in) beyond."""
+    width = SINGLE_COLUMN_IN if len(arms) <= 3 else DOUBLE_COLUMN_IN
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 2.4), layout="constrained")
+        figure, ax = plt.subplots(figsize=(width, 2.4), layout="constrained")
         draw_bars(ax, summary, units, arms)
-        ax.set_title("Test score per task (bars: mean, whiskers: 95% interval, dots: seeds)")
+        ax.set_title("Test score per task\n(bars: mean, whiskers: 95% interval, dots: seeds)")
+        if len(arms) > 3:
+            ax.legend(frameon=False, ncols=min(4, len(arms)), loc="upper center", bbox_to_anchor=(0.5, -0.35))
     return figure
 
 
 def draw_forest(ax, deltas: pd.DataFrame) -> None:
+    """One contrast's Δ per task (rows of ``deltas`` share treatment and control)."""
     ordered = deltas.sort_values(["domain", "task"]).reset_index(drop=True)
     y = np.arange(len(ordered))[::-1]
     domains = list(dict.fromkeys(ordered["domain"]))
@@ -80,7 +86,7 @@ def draw_forest(ax, deltas: pd.DataFrame) -> None:
         ax.plot([row["delta_mean"]], [yi], marker="o", markersize=3.5, color=colours[row["domain"]], linestyle="none")
     ax.axvline(0, color="grey", linestyle="--", linewidth=0.7)
     ax.set_yticks(y, [f"{t}  (n={n})" for t, n in zip(ordered["task"], ordered["pairs"])])
-    ax.set_xlabel("Δ = pretrained − random (95% interval)")
+    ax.set_xlabel(f"Δ = {ordered['treatment'].iloc[0]} − {ordered['control'].iloc[0]} (95% interval)")
 
 
 def forest_figure(deltas):
@@ -119,8 +125,44 @@ def curves_figure(curves, arms, tasks):
     return figure
 
 
+def recovered_figure(recovered: pd.DataFrame, arms: list[str], limits=(-1.0, 2.0)):
+    """Recovered fraction per arm (rows) and task (panels); 0 = the reference arm, 1 = the full arm.
+
+    An unbounded interval (the full arm not distinguishable from the reference) is drawn as a dashed
+    line across the whole axis; values outside ``limits`` are clipped to the edge with an arrow marker.
+    """
+    tasks = sorted(recovered["task"].unique())
+    shown = [a for a in arms if a in set(recovered["arm"])]
+    colours = arm_colours(shown)
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(1, len(tasks), figsize=(min(DOUBLE_COLUMN_IN, 1.2 + 1.9 * len(tasks)),
+                                                             0.6 + 0.25 * len(shown)),
+                                    layout="constrained", squeeze=False, sharey=True)
+        y = np.arange(len(shown))[::-1]
+        for ax, task in zip(axes[0], tasks):
+            rows = recovered[recovered["task"] == task].set_index("arm")
+            for yi, arm in zip(y, shown):
+                if arm not in rows.index:
+                    continue
+                row = rows.loc[arm]
+                low, high = (limits if row["interval"] != "bounded" else (row["ci_low"], row["ci_high"]))
+                style = "-" if row["interval"] == "bounded" else ":"
+                ax.plot(np.clip([low, high], *limits), [yi, yi], style, color=colours[arm], linewidth=1.2)
+                if not np.isnan(row["recovered"]):
+                    value = float(np.clip(row["recovered"], *limits))
+                    marker = "o" if limits[0] < row["recovered"] < limits[1] else (">" if row["recovered"] > 0 else "<")
+                    ax.plot([value], [yi], marker=marker, markersize=3.5, color=colours[arm], linestyle="none")
+            for reference in (0, 1):
+                ax.axvline(reference, color="grey", linestyle="--", linewidth=0.6)
+            ax.set_xlim(*limits)
+            ax.set_title(task)
+            ax.set_xlabel("recovered fraction")
+        axes[0][0].set_yticks(y, shown)
+    return figure
+
+
 def overview_figure(summary, units, deltas, curves, arms, tasks):
-    """A slide: scores, differences and the learning curve of the task with the largest |Δ|."""
+    """A slide: scores, the primary contrast's differences and the curve of the task with the largest |Δ|."""
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(1, 3, figsize=(10, 3), layout="constrained")
         draw_bars(axes[0], summary, units, arms)

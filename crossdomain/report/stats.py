@@ -1,4 +1,4 @@
-"""Statistics over unit files: per-arm summaries, paired pretrained − random differences, convergence.
+"""Statistics over unit files: per-arm summaries, paired differences per contrast, recovered fractions, convergence.
 
 Intervals over seeds are Student-t intervals: with the 3–5 seeds a suite affords, a bootstrap
 over seeds has too few distinct resamples to cover reliably, while t accounts for the small n.
@@ -7,7 +7,7 @@ The paired test is the Wilcoxon signed-rank test (exact for small n; no normalit
 """
 from __future__ import annotations
 
-import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from crossdomain.metrics import metric_from_confusions, resampled_confusions
+from crossdomain.record import ROW_COLUMNS, UnitRecord, load_records
 
 PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
 BOOTSTRAP_RESAMPLES = 2000
@@ -27,34 +28,30 @@ CONVERGENCE_FRACTION = 0.95
 class UnitTable:
     ok: pd.DataFrame  # one row per finished unit
     failed: pd.DataFrame  # failed units, never silently dropped
-    records: dict[str, dict]  # unit_id → full record (curves, predictions path)
+    records: dict[str, UnitRecord]  # unit_id → full record (curves, predictions path)
+
+
+UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", "seed", "mapping_seed", "model",
+                "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step"]
 
 
 def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
-    records: dict[str, dict] = {}
+    """Every unit record of the run folders; unreadable files are named in a warning and skipped."""
+    records: dict[str, UnitRecord] = {}
     for run_dir in run_dirs:
         units_dir = Path(run_dir) / "units"
         if not units_dir.is_dir():
             raise FileNotFoundError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
-        for path in sorted(units_dir.glob("*.json")):
-            with open(path, encoding="utf-8") as handle:
-                record = json.load(handle)
-            record["_path"] = str(path)
-            records[record["unit_id"]] = record
+        for record in load_records(units_dir, on_error=lambda error: warnings.warn(f"skipped: {error}", stacklevel=2)):
+            records[record.unit_id] = record
     rows = []
-    for unit_id, record in records.items():
-        unit = record["unit"]
-        metrics = record.get("metrics") or {}
-        rows.append({
-            "unit_id": unit_id, "status": record.get("status"), "error": record.get("error"),
-            "task": unit["task"], "domain": unit["task"].split("/")[0], "fold": unit["fold"], "init": unit["init"],
-            "seed": unit["seed"], "mapping_seed": unit["mapping_seed"], "model": unit["model"], "mapping": unit["mapping"],
-            "metric_name": metrics.get("primary_metric") if metric == "primary" else metric,
-            "score": metrics.get(metric),
-            "wall_seconds": record.get("wall_seconds"),
-        })
-    frame = pd.DataFrame(rows, columns=["unit_id", "status", "error", "task", "domain", "fold", "init", "seed",
-                                        "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds"])
+    for record in records.values():
+        row = record.row()
+        metrics = record.metrics or {}
+        row["metric_name"] = metrics.get("primary_metric") if metric == "primary" else metric
+        row["score"] = metrics.get(metric)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*ROW_COLUMNS, *UNIT_COLUMNS])))[UNIT_COLUMNS]
     frame["arm"] = arm_labels(frame)
     ok = frame[frame["status"] == "ok"].reset_index(drop=True)
     failed = frame[frame["status"] != "ok"].reset_index(drop=True)
@@ -62,7 +59,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
 
 
 def arm_labels(frame: pd.DataFrame) -> pd.Series:
-    """The init, qualified by model and mapping strategy when a merged set holds several."""
+    """The init arm spec, qualified by model and mapping strategy when a merged set holds several."""
     label = frame["init"].astype(str)
     if frame["model"].nunique() > 1:
         label = label + " · " + frame["model"].astype(str)
@@ -80,9 +77,8 @@ def t_interval(values) -> tuple[float, float]:
     return (float(mean - half), float(mean + half))
 
 
-def read_predictions(record: dict) -> pd.DataFrame:
-    path = Path(record["_path"]).with_suffix("").as_posix() + ".predictions.csv"
-    return pd.read_csv(path, keep_default_na=False, dtype={"id": str, "label": str, "prediction": str})
+def read_predictions(record: UnitRecord) -> pd.DataFrame:
+    return pd.read_csv(record.predictions_path, keep_default_na=False, dtype={"id": str, "label": str, "prediction": str})
 
 
 def bootstrap_interval(labels, predictions, metric: str, other_predictions=None) -> tuple[float, float]:
@@ -115,7 +111,8 @@ def summarise_arms(table: UnitTable, column: str = "score") -> pd.DataFrame:
         else:
             low = high = float("nan")
         rows.append({
-            "task": task, "domain": task.split("/")[0], "arm": arm, "metric": _metric_name(group), "n": len(values),
+            "task": task, "domain": task.split("/")[0], "arm": arm, "init": group["init"].iloc[0],
+            "metric": _metric_name(group), "n": len(values),
             "mean": float(values.mean()) if len(values) else float("nan"),
             "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
             "ci_low": low, "ci_high": high, "ci_method": method,
@@ -123,28 +120,37 @@ def summarise_arms(table: UnitTable, column: str = "score") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pair_units(table: UnitTable, treatment: str = "pretrained", control: str = "random"):
-    """(pairs frame, unpaired frame): pairs matched on task, fold, seed, mapping seed, model, mapping."""
+def pair_units(table: UnitTable, treatment: str, control: str):
+    """(pairs, unpaired): units of two arms matched on task, fold, seed, mapping seed, model, mapping.
+
+    ``unpaired`` lists the finished units of either arm without a partner, and every failed unit.
+    """
     ok = table.ok
     a = ok[ok["init"] == treatment].set_index(PAIR_KEYS)
     b = ok[ok["init"] == control].set_index(PAIR_KEYS)
     common = a.index.intersection(b.index)
     pairs = pd.DataFrame({
         "treatment_id": a.loc[common, "unit_id"], "control_id": b.loc[common, "unit_id"],
-        "treatment": a.loc[common, "score"].astype(float), "control": b.loc[common, "score"].astype(float),
+        "treatment_score": a.loc[common, "score"].astype(float), "control_score": b.loc[common, "score"].astype(float),
     }).reset_index()
-    pairs["delta"] = pairs["treatment"] - pairs["control"]
+    pairs["delta"] = pairs["treatment_score"] - pairs["control_score"]
+    pairs.insert(0, "treatment", treatment)
+    pairs.insert(1, "control", control)
     paired_ids = set(pairs["treatment_id"]) | set(pairs["control_id"])
-    unpaired = pd.concat([ok[~ok["unit_id"].isin(paired_ids) & ok["init"].isin([treatment, control])], table.failed])
+    unpaired = ok[~ok["unit_id"].isin(paired_ids) & ok["init"].isin([treatment, control])]
+    unpaired = pd.concat([unpaired.assign(reason=f"no partner under {treatment} − {control}"),
+                          table.failed.assign(reason="failed")])
     return pairs, unpaired.reset_index(drop=True)
 
 
 def paired_differences(table: UnitTable, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per task: mean Δ of one contrast's pairs, its interval and p (Wilcoxon; a bootstrap with one pair)."""
     rows = []
     for task, group in pairs.groupby("task", sort=True):
         deltas = group["delta"].to_numpy()
         metric = _metric_name(table.ok[table.ok["task"] == task])
-        row = {"task": task, "domain": task.split("/")[0], "metric": metric, "pairs": len(deltas),
+        row = {"treatment": group["treatment"].iloc[0], "control": group["control"].iloc[0], "task": task,
+               "domain": task.split("/")[0], "metric": metric, "pairs": len(deltas),
                "delta_mean": float(deltas.mean()), "delta_std": float(deltas.std(ddof=1)) if len(deltas) > 1 else float("nan")}
         if len(deltas) >= 2:
             row["delta_ci_low"], row["delta_ci_high"] = t_interval(deltas)
@@ -163,6 +169,74 @@ def paired_differences(table: UnitTable, pairs: pd.DataFrame) -> pd.DataFrame:
             row["test"] = "none (one pair)"
             row["p_value"] = float("nan")
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def contrast_differences(table: UnitTable, contrasts: list[tuple[str, str]]):
+    """(Δ rows of every contrast, their pairs, units without a partner under some contrast)."""
+    deltas, all_pairs, unpaired = [], [], []
+    for treatment, control in contrasts:
+        pairs, lonely = pair_units(table, treatment, control)
+        all_pairs.append(pairs)
+        unpaired.append(lonely)
+        if not pairs.empty:
+            deltas.append(paired_differences(table, pairs))
+    deltas = pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame()
+    all_pairs = pd.concat(all_pairs, ignore_index=True) if all_pairs else pd.DataFrame()
+    unpaired = pd.concat(unpaired, ignore_index=True) if unpaired else pd.DataFrame(columns=[*table.ok.columns, "reason"])
+    unpaired = unpaired.drop_duplicates(subset=["unit_id", "reason"]).reset_index(drop=True)
+    return deltas, all_pairs, unpaired
+
+
+# -- recovered fraction ------------------------------------------------------------------------------
+
+
+def fieller_interval(numerator, denominator, confidence: float = 0.95) -> tuple[float, float, float, str]:
+    """Ratio of the means of paired samples, mean(numerator) / mean(denominator), with Fieller's interval.
+
+    Fieller's interval is the set of ratios θ for which the paired t-test of numerator − θ·denominator
+    does not reject at the given level. It is bounded only when the denominator's mean differs from 0 at
+    that level; otherwise the ratio is undefined (the interval is the whole line, or two rays).
+    Returns (ratio, low, high, status) with status "bounded", "unbounded" or "undefined".
+    """
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    n = len(a)
+    ratio = float(a.mean() / b.mean()) if n and b.mean() != 0 else float("nan")
+    if n < 2:
+        return ratio, float("nan"), float("nan"), "undefined"
+    covariance = np.cov(a, b, ddof=1) / n  # of the two means
+    t = stats.t.ppf(0.5 + confidence / 2, n - 1)
+    quadratic = b.mean() ** 2 - t**2 * covariance[1, 1]
+    if quadratic <= 0:
+        return ratio, float("-inf"), float("inf"), "unbounded"
+    linear = a.mean() * b.mean() - t**2 * covariance[0, 1]
+    constant = a.mean() ** 2 - t**2 * covariance[0, 0]
+    root = np.sqrt(max(linear**2 - quadratic * constant, 0.0))
+    return ratio, float((linear - root) / quadratic), float((linear + root) / quadratic), "bounded"
+
+
+def recovered_fractions(table: UnitTable, full: str, reference: str) -> pd.DataFrame:
+    """Per task and arm: (arm − reference) / (full − reference), matched over seeds, with Fieller's interval."""
+    ok = table.ok
+    by_arm = {arm: group.set_index(PAIR_KEYS)["score"].astype(float) for arm, group in ok.groupby("init")}
+    if full not in by_arm or reference not in by_arm:
+        return pd.DataFrame()
+    rows = []
+    for arm in by_arm:
+        if arm in (full, reference):
+            continue
+        common = by_arm[arm].index.intersection(by_arm[full].index).intersection(by_arm[reference].index)
+        if common.empty:
+            continue
+        matched = pd.DataFrame({"arm": by_arm[arm][common], "full": by_arm[full][common],
+                                "reference": by_arm[reference][common]}).reset_index()
+        for task, group in matched.groupby("task", sort=True):
+            gained = (group["arm"] - group["reference"]).to_numpy()
+            benefit = (group["full"] - group["reference"]).to_numpy()
+            ratio, low, high, status = fieller_interval(gained, benefit)
+            rows.append({"task": task, "arm": arm, "full": full, "reference": reference, "n": len(group),
+                         "arm_gain": float(gained.mean()), "full_gain": float(benefit.mean()),
+                         "recovered": ratio, "ci_low": low, "ci_high": high, "interval": status})
     return pd.DataFrame(rows)
 
 
@@ -197,7 +271,7 @@ def convergence(curve: list[dict], fraction: float = CONVERGENCE_FRACTION) -> di
 
 
 def add_convergence(table: UnitTable) -> UnitTable:
-    measures = [convergence(table.records[u].get("curve") or []) for u in table.ok["unit_id"]]
+    measures = [convergence(table.records[u].curve or []) for u in table.ok["unit_id"]]
     extra = pd.DataFrame(measures, index=table.ok.index)
     table.ok = pd.concat([table.ok, extra], axis=1)
     return table
@@ -206,7 +280,7 @@ def add_convergence(table: UnitTable) -> UnitTable:
 def curves_frame(table: UnitTable) -> pd.DataFrame:
     rows = []
     for _, unit in table.ok.iterrows():
-        for point in table.records[unit["unit_id"]].get("curve") or []:
+        for point in table.records[unit["unit_id"]].curve or []:
             rows.append({"task": unit["task"], "arm": unit["arm"], "unit_id": unit["unit_id"], "step": point["step"],
                          "seconds": point["seconds"], "dev": point["dev"]})
     return pd.DataFrame(rows, columns=["task", "arm", "unit_id", "step", "seconds", "dev"])

@@ -26,16 +26,30 @@ def _p(value: float) -> str:
 
 
 def build_summary(arms: pd.DataFrame, deltas: pd.DataFrame, convergence: pd.DataFrame) -> pd.DataFrame:
-    """One row per task × arm with every statistic (Δ columns repeat on each arm of a task)."""
+    """One row per task × arm with every statistic; an arm's row carries its Δ under the first contrast it is
+    the treatment of (``delta_control`` names the other arm)."""
     summary = arms.merge(convergence, on=["task", "arm"], how="left")
     if not deltas.empty:
-        summary = summary.merge(deltas.drop(columns=["domain", "metric"]).rename(columns={"ci_method": "delta_ci_method"}),
-                                on="task", how="left")
+        own = (deltas.drop_duplicates(["treatment", "task"])
+               .drop(columns=["domain", "metric"])
+               .rename(columns={"ci_method": "delta_ci_method", "treatment": "init", "control": "delta_control"}))
+        summary = summary.merge(own, on=["init", "task"], how="left")
     return summary
 
 
-def headline(summary: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
-    """Task | metric | one 'mean ± std' column per arm | Δ [95% CI] | p | pairs."""
+def delta_cell(row) -> str:
+    return f"{row['delta_mean']:+.3f} [{_fmt(row['delta_ci_low'])}, {_fmt(row['delta_ci_high'])}]"
+
+
+def contrast_label(treatment: str, control: str) -> str:
+    return f"{treatment} − {control}"
+
+
+def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame) -> pd.DataFrame:
+    """Task | metric | n | one 'mean ± std' column per arm | Δ of the primary contrast [95% CI] | p | pairs."""
+    label = (f"Δ {contrast_label(primary['treatment'].iloc[0], primary['control'].iloc[0])} [95% CI]"
+             if not primary.empty else "Δ [95% CI]")
+    by_task = primary.set_index("task") if not primary.empty else pd.DataFrame()
     rows = []
     for task, group in summary.groupby("task", sort=True):
         by_arm = group.set_index("arm")
@@ -46,14 +60,38 @@ def headline(summary: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
                 row[arm] = f"{_fmt(entry['mean'])} ± {_fmt(entry['std'])}"
             else:
                 row[arm] = "–"
-        first = group.iloc[0]
-        if "delta_mean" in group and not pd.isna(first.get("delta_mean")):
-            row["Δ [95% CI]"] = f"{first['delta_mean']:+.3f} [{_fmt(first['delta_ci_low'])}, {_fmt(first['delta_ci_high'])}]"
-            row["p"] = _p(first["p_value"])
-            row["pairs"] = int(first["pairs"])
+        if task in by_task.index:
+            delta = by_task.loc[task]
+            row[label], row["p"], row["pairs"] = delta_cell(delta), _p(delta["p_value"]), int(delta["pairs"])
         else:
-            row["Δ [95% CI]"], row["p"], row["pairs"] = "–", "–", 0
+            row[label], row["p"], row["pairs"] = "–", "–", 0
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def contrasts_table(deltas: pd.DataFrame) -> pd.DataFrame:
+    """Every contrast × task: Δ with interval, p and the number of pairs."""
+    rows = [{"contrast": contrast_label(r["treatment"], r["control"]), "task": r["task"], "metric": r["metric"],
+             "pairs": int(r["pairs"]), "Δ [95% CI]": delta_cell(r), "p": _p(r["p_value"])}
+            for _, r in deltas.iterrows()]
+    return pd.DataFrame(rows, columns=["contrast", "task", "metric", "pairs", "Δ [95% CI]", "p"])
+
+
+def recovered_cell(row) -> str:
+    if row["interval"] == "bounded":
+        return f"{row['recovered']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    value = "–" if pd.isna(row["recovered"]) else f"{row['recovered']:.2f}"
+    return f"{value} ({row['interval']})"
+
+
+def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
+    """Task rows × arm columns: recovered fraction [Fieller 95% interval]."""
+    arms = [a for a in arms_order if a in set(recovered["arm"])]
+    rows = []
+    for task, group in recovered.groupby("task", sort=True):
+        by_arm = group.set_index("arm")
+        rows.append({"task": task, "n": int(group["n"].max()),
+                     **{arm: recovered_cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
     return pd.DataFrame(rows)
 
 
@@ -61,12 +99,14 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 
 
-def to_latex(summary: pd.DataFrame, arms_order: list[str], caption: str, label: str = "tab:crossdomain") -> str:
-    """A booktabs ``table`` float: best mean per task in bold, ± std, Δ with interval, * for p < 0.05."""
+def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame, caption: str,
+             label: str = "tab:crossdomain") -> str:
+    """A booktabs ``table`` float: best mean per task in bold, ± std, the primary contrast's Δ, * for p < 0.05."""
     columns = "ll" + "c" * len(arms_order) + "c"
     header = " & ".join(["Task", "Metric", *[latex_escape(a) for a in arms_order], r"$\Delta$ [95\% CI]"])
     lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{columns}}}", r"\toprule",
              header + r" \\", r"\midrule"]
+    by_task = primary.set_index("task") if not primary.empty else pd.DataFrame()
     for task, group in summary.groupby("task", sort=True):
         by_arm = group.set_index("arm")
         best = group["mean"].max()
@@ -78,13 +118,14 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], caption: str, label: 
             entry = by_arm.loc[arm]
             value = rf"{_fmt(entry['mean'])} $\pm$ {_fmt(entry['std'])}"
             cells.append(rf"\textbf{{{value}}}" if entry["mean"] == best and len(group) > 1 else value)
-        first = group.iloc[0]
-        if "delta_mean" in group and not pd.isna(first.get("delta_mean")):
-            mark = "$^{*}$" if not pd.isna(first["p_value"]) and first["p_value"] < SIGNIFICANCE else ""
-            delta = rf"{first['delta_mean']:+.3f}{mark} [{_fmt(first['delta_ci_low'])}, {_fmt(first['delta_ci_high'])}]"
+        if task in by_task.index:
+            row = by_task.loc[task]
+            mark = "$^{*}$" if not pd.isna(row["p_value"]) and row["p_value"] < SIGNIFICANCE else ""
+            delta = rf"{row['delta_mean']:+.3f}{mark} [{_fmt(row['delta_ci_low'])}, {_fmt(row['delta_ci_high'])}]"
         else:
             delta = "--"
-        lines.append(" & ".join([latex_escape(task), latex_escape(first["metric"]), *cells, delta]) + r" \\")
+        metric = group["metric"].iloc[0]
+        lines.append(" & ".join([latex_escape(task), latex_escape(metric), *cells, delta]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
               r"\end{table}"]
     return "\n".join(lines) + "\n"
