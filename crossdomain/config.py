@@ -66,6 +66,12 @@ class SuiteConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides of train
     hooks: list[str] = field(default_factory=list)  # post-training hooks, e.g. save-model
+    lr_grid: list[float] = field(default_factory=list)  # per-arm lr selection on dev over these values; empty = off
+    task_lr_grid: dict[str, list[float]] = field(default_factory=dict)  # per-task replacement of lr_grid
+    baselines: list[str] = field(default_factory=list)  # reference rows, e.g. majority, kmer-logreg
+
+    def lr_grid_for(self, task: str) -> list[float]:
+        return list(self.task_lr_grid.get(task, self.lr_grid))
     expected_cost: str = ""  # what the suite costs, for humans
 
     def train_for(self, task: str) -> TrainConfig:

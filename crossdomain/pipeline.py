@@ -1,5 +1,6 @@
 """A unit's stages, top to bottom: prepare data → encode → build the init arm → fit the vocabulary →
-train → post-training hooks. :func:`execute` runs them and returns the fields of the unit record.
+train → post-training hooks. :func:`execute` runs them and returns the fields of the unit record;
+a baseline unit (:func:`execute_baseline`) shares the data stage and fits a simple model instead.
 """
 from __future__ import annotations
 
@@ -73,24 +74,30 @@ def encode_split(data: TaskData, indices: list[int], symbol_ids: dict[str, int],
     )
 
 
-def prepare(unit) -> PreparedData:
-    from crossdomain.models import load_tokenizer, resolve_model
-
+def select_items(unit) -> tuple[TaskData, dict[str, list[int]]]:
+    """The task's records and the unit's train/dev/test item indices (stratified subsamples of its fold)."""
     cfg = unit.train
     data = prepare_task_cached(unit.task, unit.data_dirs)
     if unit.fold >= len(data.folds):
         raise ValueError(f"task {unit.task!r} has {len(data.folds)} fold(s); fold {unit.fold} does not exist")
     fold = data.folds[unit.fold]
-    source = resolve_model(unit.model)
-    tokenizer = load_tokenizer(source)
-    mapping = build_mapping(unit.mapping, data.alphabet, tokenizer, unit.mapping_seed)
-    symbol_ids = mapping.ids()
     split_seed = data.task.split.seed
-    index_sets = {
+    return data, {
         "train": subsample(fold.train, data.label_ids, cfg.max_train_examples, split_seed),
         "dev": subsample(fold.dev, data.label_ids, cfg.max_eval_examples, split_seed),
         "test": subsample(fold.test, data.label_ids, cfg.max_eval_examples, split_seed),
     }
+
+
+def prepare(unit) -> PreparedData:
+    from crossdomain.models import load_tokenizer, resolve_model
+
+    cfg = unit.train
+    data, index_sets = select_items(unit)
+    source = resolve_model(unit.model)
+    tokenizer = load_tokenizer(source)
+    mapping = build_mapping(unit.mapping, data.alphabet, tokenizer, unit.mapping_seed)
+    symbol_ids = mapping.ids()
     splits = {name: encode_split(data, idx, symbol_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.max_length)
               for name, idx in index_sets.items()}
     return PreparedData(data, unit.fold, tokenizer, source, mapping, splits, tokenizer.pad_token_id)
@@ -155,23 +162,56 @@ class UnitResult:
     predictions: tuple  # (ids, labels, predictions, probabilities, label names) for the predictions file
 
 
+def task_fields(data: TaskData) -> dict:
+    task = data.task
+    return {"name": task.name, "version": task.version, "checksum": data.checksum, "sources": data.stats["sources"],
+            "labels": task.labels, "primary_metric": task.primary_metric, "split": dataclasses.asdict(task.split)}
+
+
+def scored(metrics: dict, primary_metric: str) -> dict:
+    return {**metrics, "primary_metric": primary_metric, "primary": metrics[primary_metric]}
+
+
+def execute_baseline(unit) -> UnitResult:
+    """A baseline unit: the same items as the arms' units, symbols truncated to the same length."""
+    from crossdomain.baselines import BASELINES, SymbolSplit
+    from crossdomain.mapping import truncate
+
+    data, index_sets = select_items(unit)
+    task = data.task
+
+    def split(indices):
+        return SymbolSplit([truncate(data.records[i].symbols, unit.train.max_length - 2, task.length.truncation)
+                            for i in indices], [data.label_ids[i] for i in indices], [data.records[i].id for i in indices])
+
+    splits = {name: split(indices) for name, indices in index_sets.items()}
+    outcome = BASELINES.get(unit.baseline)().fit_predict(splits["train"], splits["dev"], splits["test"],
+                                                         len(task.labels), task.primary_metric)
+    fold = data.folds[unit.fold]
+    fields = {
+        "task": task_fields(data),
+        "init": {"baseline": unit.baseline, **outcome.details},
+        "sizes": {name: len(s.labels) for name, s in splits.items()}
+                 | {"train_available": len(fold.train), "dev_available": len(fold.dev), "test_available": len(fold.test)},
+        "metrics": scored(outcome.test_metrics, task.primary_metric),
+    }
+    predictions = (splits["test"].ids, splits["test"].labels, outcome.test_predictions, outcome.test_probabilities,
+                   task.labels)
+    return UnitResult(fields, predictions)
+
+
 def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
     """Run every stage of one unit; raises on failure (the caller records it)."""
+    if unit.baseline:
+        return execute_baseline(unit)
     prepared = prepare(unit)
     built = build_init(unit, prepared)
     outcome = train(unit, prepared, built, work_dir)
     artifacts = run_hooks(unit, prepared, built, outcome, artifact_dir) if unit.hooks else {}
     task = prepared.data.task
-    metrics = dict(outcome.test_metrics)
-    metrics["primary_metric"] = task.primary_metric
-    metrics["primary"] = metrics[task.primary_metric]
     fold = prepared.fold
     fields = {
-        "task": {
-            "name": task.name, "version": task.version, "checksum": prepared.data.checksum,
-            "sources": prepared.data.stats["sources"], "labels": task.labels, "primary_metric": task.primary_metric,
-            "split": dataclasses.asdict(task.split),
-        },
+        "task": task_fields(prepared.data),
         "model": {
             "name": unit.model, "location": prepared.source.location, "parameters": built.parameters,
             "embedding_rows": built.vocab_rows, "embedding_rows_trained": built.model.get_input_embeddings().num_embeddings,
@@ -180,7 +220,7 @@ def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
         "mapping": prepared.mapping.to_json(),
         "sizes": {name: len(split) for name, split in built.splits.items()}
                  | {"train_available": len(fold.train), "dev_available": len(fold.dev), "test_available": len(fold.test)},
-        "metrics": metrics,
+        "metrics": scored(outcome.test_metrics, task.primary_metric),
         "curve": outcome.curve,
         "best_step": outcome.best_step,
         "steps": outcome.steps,

@@ -17,7 +17,8 @@ from crossdomain.atomic import atomic_write_json
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
-ROW_COLUMNS = ["unit_id", "status", "task", "domain", "fold", "init", "seed", "mapping_seed", "model", "mapping",
+ROW_COLUMNS = ["unit_id", "status", "task", "domain", "fold", "init", "baseline", "role", "seed", "mapping_seed",
+               "model", "mapping", "lr",
                "primary_metric", "primary", "accuracy", "macro_f1", "mcc", "train", "dev", "test", "steps",
                "best_step", "trainable_parameters", "train_seconds", "wall_seconds", "peak_memory_mb", "device",
                "error"]
@@ -55,6 +56,8 @@ class UnitRecord:
     git: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)  # post-training hook → what it left in units/<unit_id>/
+    roles: list = field(default_factory=lambda: ["main"])  # "main" and/or "selection" (an lr-selection unit)
+    selection: dict = field(default_factory=dict)  # main units under lr selection: grid, chosen lr, selection units
     schema_version: int = SCHEMA_VERSION
     path: Path | None = field(default=None, compare=False, repr=False)  # where it was read from (not saved)
 
@@ -72,6 +75,8 @@ class UnitRecord:
         row = {
             "unit_id": self.unit_id, "status": self.status, "error": self.error,
             **{k: unit.get(k) for k in ("task", "fold", "init", "seed", "mapping_seed", "model", "mapping")},
+            "baseline": unit.get("baseline") or None, "role": "+".join(self.roles),
+            "lr": (unit.get("train") or {}).get("lr"),
             "domain": str(unit.get("task", "")).split("/")[0],
             **{k: metrics.get(k) for k in ("primary_metric", "primary", "accuracy", "macro_f1", "mcc")},
             **{k: sizes.get(k) for k in ("train", "dev", "test")},

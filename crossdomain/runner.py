@@ -21,7 +21,11 @@ from crossdomain.units import Unit, run_unit
 
 
 def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
-    """Units in an order that keeps the arms of one (task, fold, mapping seed, seed) adjacent."""
+    """The main grid, in an order that keeps the arms of one (task, fold, mapping seed, seed) adjacent.
+
+    Under an ``lr_grid`` these units still carry the suite's lr: :func:`run_suite` replaces it with each
+    arm's selected lr once the selection units are done.
+    """
     from crossdomain.inits import canonical_init
 
     arms = [canonical_init(spec) for spec in suite.inits]
@@ -35,6 +39,12 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
                         units.append(Unit(task, fold, arm, seed, mapping_seed, suite.model, suite.mapping, train,
                                           data_dirs, tuple(suite.hooks)))
     return units
+
+
+def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
+    """One unit per task, fold and baseline: baselines see the same items whatever the seed."""
+    return [Unit(task, fold, "", 0, 0, "", "", suite.train_for(task), data_dirs, baseline=name)
+            for task in suite.tasks for fold in task_folds(task, suite.folds) for name in suite.baselines]
 
 
 def load_unit_records(out_dir: Path) -> list[UnitRecord]:
@@ -75,30 +85,76 @@ class ResultsTable:
         return frame
 
 
-def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
-              on_unit_done: Callable[[UnitRecord], None] | None = None):
+def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: str, progress: bool,
+              on_unit_done: Callable[[UnitRecord], None] | None) -> None:
     from tqdm import tqdm
 
-    validate_suite(suite, check_resources=True)
-    units = expand_units(suite, data_dirs)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
-    atomic_write_json(out_dir / "run.json", {
-        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in units)),
-        "units": [u.unit_id for u in units],
-        "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
-    })
-    results = ResultsTable(out_dir)
     todo = [u for u in units if not finished_ok(out_dir, u)]
     if len(todo) < len(units):
-        tqdm.write(f"resuming: {len(units) - len(todo)} of {len(units)} units already finished in {out_dir}")
-    bar = tqdm(todo, desc=f"suite {suite.name}", unit="unit", disable=not progress)
+        tqdm.write(f"{label}: {len(units) - len(todo)} of {len(units)} units already finished in {out_dir}")
+    bar = tqdm(todo, desc=label, unit="unit", disable=not progress)
     for unit in bar:
-        bar.set_postfix_str(f"{unit.task} {unit.init} seed {unit.seed}")
+        bar.set_postfix_str(f"{unit.task} {unit.baseline or unit.init} seed {unit.seed} lr {unit.train.lr:g}")
         record = run_unit(unit, out_dir)
         if not record.ok:
             tqdm.write(f"unit {unit.unit_id} failed: {record.error}")
         results.add(record)
         if on_unit_done:
             on_unit_done(record)
+
+
+def write_plan(out_dir: Path, suite: SuiteConfig, units: list[Unit], selections: dict | None = None) -> None:
+    atomic_write_json(out_dir / "run.json", {
+        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in units if not u.baseline)),
+        "baselines": list(suite.baselines), "units": [u.unit_id for u in units],
+        "selection": {f"{task}|{arm}": s.to_json() for (task, arm), s in (selections or {}).items()},
+        "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
+    })
+
+
+def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, results: ResultsTable, progress: bool,
+                          on_unit_done) -> tuple[list[Unit], dict]:
+    """Run the lr-selection units, then give each main unit its arm's chosen lr."""
+    from crossdomain import selection
+
+    plan = selection.selection_units(suite, units)
+    if not plan:
+        return units, {}
+    run_units([u for by_lr in plan.values() for u in by_lr.values()], out_dir, results, f"{suite.name} lr selection",
+              progress, on_unit_done)
+    records = {r.unit_id: r for r in load_unit_records(out_dir)}
+    chosen = {key: selection.choose(*key, by_lr, records) for key, by_lr in plan.items()}
+    selection_ids = {u.unit_id for by_lr in plan.values() for u in by_lr.values()}
+    main = []
+    for unit in units:
+        picked = chosen.get((unit.task, unit.init))
+        if picked is None:
+            main.append(unit)
+        elif picked.chosen_lr is None:
+            warnings.warn(f"{unit.task} {unit.init}: every lr-selection unit failed; its main units are not run")
+        else:
+            main.append(selection.apply(unit, picked, selection_ids))
+    for unit in main:  # a main unit that is also a selection unit says so in its file
+        record = records.get(unit.unit_id)
+        if record is not None and (record.roles != list(unit.roles) or record.selection != unit.selection):
+            record.roles, record.selection = list(unit.roles), unit.selection
+            record.write(record.path)
+            results.add(record)
+    return main, chosen
+
+
+def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
+              on_unit_done: Callable[[UnitRecord], None] | None = None):
+    """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
+    validate_suite(suite, check_resources=True)
+    units = expand_units(suite, data_dirs)
+    baselines = baseline_units(suite, data_dirs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
+    write_plan(out_dir, suite, baselines + units)
+    results = ResultsTable(out_dir)
+    run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done)
+    units, selections = select_learning_rates(suite, units, out_dir, results, progress, on_unit_done)
+    write_plan(out_dir, suite, baselines + units, selections)
+    run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done)
     return results.write()

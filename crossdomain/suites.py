@@ -75,6 +75,7 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     With ``check_resources`` the model is resolved too (alias, local folder or a Hub id that loads) and
     every arm checks its parameters against the model's config.
     """
+    from crossdomain.baselines import BASELINES
     from crossdomain.hooks import HOOKS
     from crossdomain.inits import parse_init
     from crossdomain.mapping import MAPPINGS
@@ -111,6 +112,17 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     MAPPINGS.get(suite.mapping)
     for hook in suite.hooks:
         HOOKS.get(hook)
+    for name in suite.baselines:
+        BASELINES.get(name)
+    _unique(suite.baselines, f"{where}: baselines")
+    for task in suite.task_lr_grid:
+        if task not in suite.tasks:
+            raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks.{did_you_mean(task, suite.tasks)}")
+    for task in suite.tasks:
+        grid = suite.lr_grid_for(task)
+        if any(lr <= 0 for lr in grid):
+            raise ConfigError(f"{where}: lr_grid for {task!r}: expected learning rates > 0, got {grid}")
+        _unique(grid, f"{where}: lr_grid for {task!r}")
     if check_resources:
         check_model_and_arms(suite, arms)
 

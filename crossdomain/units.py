@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossdomain import provenance
@@ -44,19 +44,26 @@ class Unit:
     train: TrainConfig
     data_dirs: tuple[str, ...] = ()
     hooks: tuple[str, ...] = ()
+    baseline: str = ""  # a baseline unit (e.g. "kmer-logreg") instead of a fine-tuned arm
+    # what the unit is for, not what it computes (not hashed): lr selection and/or the main grid
+    roles: tuple[str, ...] = ("main",)
+    selection: dict | None = field(default=None, compare=False, hash=False)
 
     def identity(self) -> dict:
         """Everything that changes the result."""
-        return {
-            "task": self.task, "task_version": get_task(self.task).version, "fold": self.fold, "init": self.init,
-            "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model, "mapping": self.mapping,
-            "train": self.train.identity(),
-        }
+        task = {"task": self.task, "task_version": get_task(self.task).version, "fold": self.fold}
+        if self.baseline:  # a baseline sees the same subsampled, truncated splits as the arms
+            data = {k: getattr(self.train, k) for k in ("max_length", "max_train_examples", "max_eval_examples")}
+            return {**task, "baseline": self.baseline, "data": data}
+        return {**task, "init": self.init, "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model,
+                "mapping": self.mapping, "train": self.train.identity()}
 
     @property
     def unit_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
         task = self.task.replace("/", "-")
+        if self.baseline:
+            return f"{task}__fold{self.fold}__baseline-{self.baseline}__{digest}"
         arm = re.sub(r"[^A-Za-z0-9.-]+", "-", self.init)
         return f"{task}__fold{self.fold}__{arm}__seed{self.seed}__map{self.mapping_seed}__{digest}"
 
@@ -70,7 +77,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     units_dir = out_dir / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     record = UnitRecord(unit_id=unit.unit_id, unit=unit.identity(), status="failed", config=dataclasses.asdict(unit.train),
-                        data_dirs=list(unit.data_dirs),
+                        data_dirs=list(unit.data_dirs), roles=list(unit.roles), selection=unit.selection or {},
                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     predictions = None
     reset_peak_memory()

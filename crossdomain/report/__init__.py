@@ -11,8 +11,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from crossdomain.baselines import REFERENCE_LINE
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
-from crossdomain.report import figures, stats, tables
+from crossdomain.report import aggregate, figures, stats, tables
 
 CONVERGENCE_COLUMNS = ["steps_to_95", "seconds_to_95", "dev_auc"]
 
@@ -50,7 +51,7 @@ def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
 def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
     rows = []
     for (task, arm), group in table.ok.groupby(["task", "arm"], sort=True):
-        row = {"task": task, "arm": arm}
+        row = {"task": task, "arm": arm, "still_improving": int(group["still_improving"].sum())}
         for column in CONVERGENCE_COLUMNS:
             values = group[column].astype(float).dropna()
             row[f"{column}_mean"] = float(values.mean()) if len(values) else float("nan")
@@ -78,6 +79,11 @@ def describe_run(table: stats.UnitTable) -> list[str]:
     ]
 
 
+def scores_by_task(table: stats.UnitTable, init: str) -> dict:
+    arm = table.ok[table.ok["init"] == init]
+    return {task: group["score"].astype(float).to_numpy() for task, group in arm.groupby("task")}
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
 
@@ -103,9 +109,15 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         if contrasts and not deltas.empty else pd.DataFrame()
     summary = tables.build_summary(arm_stats, deltas, convergence_summary(table))
     recovered = stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM)
+    baselines = stats.summarise_baselines(table)
+    learning_rates = stats.learning_rate_curves(table)
+    aggregates = pd.DataFrame([aggregate.aggregate_contrast(
+        pairs[(pairs["treatment"] == t) & (pairs["control"] == c)], t, c,
+        scores_by_task(table, t), scores_by_task(table, c)) for t, c in contrasts
+        if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
 
-    summary.to_csv(out_dir / "summary.csv", index=False)
-    head = tables.headline(summary, arms, primary)
+    tables.with_baseline_rows(summary, baselines).to_csv(out_dir / "summary.csv", index=False)
+    head = tables.headline(summary, arms, primary, baselines)
     (out_dir / "summary.md").write_text(tables.to_markdown(head) + "\n", encoding="utf-8")
     models = ", ".join(sorted(table.ok["model"].unique()))
     seeds = sorted(table.ok["seed"].unique().tolist())
@@ -113,13 +125,19 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
                      "p < 0.05 (Wilcoxon signed-rank)." if not primary.empty else "")
     caption = (f"Test score (mean ± std over seeds {seeds}; each task's metric) of {models} fine-tuned from each "
                f"init arm. {contrast_text}")
-    (out_dir / "summary.tex").write_text(tables.to_latex(summary, arms, primary, caption), encoding="utf-8")
+    if not baselines.empty:
+        caption += f" Baselines ({', '.join(sorted(baselines['baseline'].unique()))}) are reference columns, not arms."
+    (out_dir / "summary.tex").write_text(tables.to_latex(summary, arms, primary, caption, baselines), encoding="utf-8")
     pairs.to_csv(out_dir / "pairs.csv", index=False)
     contrast_rows = tables.contrasts_table(deltas) if not deltas.empty else pd.DataFrame()
     if not deltas.empty:
         deltas.to_csv(out_dir / "contrasts.csv", index=False)
     if not recovered.empty:
         recovered.to_csv(out_dir / "recovered.csv", index=False)
+    if not learning_rates.empty:
+        learning_rates.to_csv(out_dir / "learning_rates.csv", index=False)
+    if not aggregates.empty:
+        aggregates.to_csv(out_dir / "aggregate.csv", index=False)
     detail = []
     for task in tasks:
         per_seed = tables.per_seed_table(table.ok, task)
@@ -127,9 +145,11 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         detail.append(f"### {task}\n\n{tables.to_markdown(per_seed)}\n")
 
     curves = stats.curves_frame(table)
+    reference_line = baselines[baselines["baseline"] == REFERENCE_LINE].set_index("task")["mean"].to_dict() \
+        if not baselines.empty else {}
     drawn = {
-        "bars": figures.bars_figure(arm_stats, table.ok, arms),
-        "curves": figures.curves_figure(curves, arms, tasks),
+        "bars": figures.bars_figure(arm_stats, table.ok, arms, reference_line),
+        "curves": figures.curves_figure(curves, arms, tasks, reference_line),
         "overview": figures.overview_figure(arm_stats, table.ok, primary, curves, arms, tasks),
     }
     contrast_figures = {}
@@ -143,6 +163,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         drawn["forest"] = figures.forest_figure(primary)
     if not recovered.empty:
         drawn["recovered"] = figures.recovered_figure(recovered, inits)
+    if not learning_rates.empty:
+        drawn["learning_rates"] = figures.learning_rate_figure(learning_rates, arms)
+    if not aggregates.empty and not primary.empty:
+        drawn["aggregate"] = figures.aggregate_figure(primary, aggregates.iloc[0])
     for name, figure in drawn.items():
         figures.save(figure, out_dir, name)
         plt.close(figure)
@@ -158,9 +182,20 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         n = int(tested_pairs.min())
         lines += [f"With {n} pairs the smallest two-sided Wilcoxon p attainable is {2 / 2**n:.3g}: "
                   "at least 6 pairs (seeds × folds) are needed before p < 0.05 is possible.", ""]
+    if not aggregates.empty:
+        lines += ["## Across tasks", "", tables.to_markdown(tables.aggregate_table(aggregates)), "",
+                  "P(X > Y): per task, the share of all (run of X, run of Y) comparisons that X wins (ties count ½), "
+                  "averaged over tasks; IQM Δ: interquartile mean of the paired differences pooled over tasks and "
+                  f"seeds (each task's own metric); intervals: 95% stratified percentile bootstrap "
+                  f"({aggregate.RESAMPLES} resamples of runs within each task), as in rliable.", ""]
+        if "aggregate" in drawn:
+            lines += ["![aggregate](aggregate.png)", ""]
     for name in ("bars", "forest", "curves", "overview"):
         if name in drawn:
             lines += [f"![{name}]({name}.png)", ""]
+    if not baselines.empty:
+        lines += [f"Baselines are reference columns (†), fitted on exactly the units' train/dev/test items with "
+                  f"the same truncation; the dashed line in the figures is the {REFERENCE_LINE} baseline.", ""]
     if not contrast_rows.empty:
         lines += ["## Contrasts", ""]
         for (treatment, control), name in contrast_figures.items():
@@ -177,8 +212,16 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
                   f"{FULL_ARM} − {REFERENCE_ARM} itself differs from 0 at the 95% level; otherwise the fraction is "
                   "marked *unbounded* (the advantage to be recovered is not established, so no fraction of it is), "
                   "and with fewer than 2 matched seeds *undefined*.", "", "![recovered](recovered.png)", ""]
-    conv = summary[["task", "arm", "steps_to_95_mean", "seconds_to_95_mean", "dev_auc_mean"]]
-    lines += ["## Convergence", "", tables.to_markdown(conv.round(3)), "", "## Per-seed scores", "", *detail]
+    if not learning_rates.empty:
+        lines += ["## Learning rates", "", tables.to_markdown(tables.chosen_lr_table(learning_rates)), "",
+                  "Each arm's lr was chosen on dev (best primary-metric score over the learning curve, on the first "
+                  "seed, fold and mapping seed; ties to the smaller lr); test scores were never used.", "",
+                  "![learning rates](learning_rates.png)", ""]
+    conv = summary[["task", "arm", "steps_to_95_mean", "seconds_to_95_mean", "dev_auc_mean", "still_improving", "n"]]
+    lines += ["## Convergence", "", tables.to_markdown(conv.round(3)), "",
+              f"still_improving: units whose best dev score came in the last "
+              f"{100 - 100 * stats.STILL_IMPROVING_FRACTION:.0f}% of their steps (more training might help), of n.",
+              "", "## Per-seed scores", "", *detail]
     lines += ["## Failed or unpaired units", ""]
     if unpaired.empty:
         lines.append("None.")

@@ -43,7 +43,12 @@ def save(figure, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
-def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str]) -> None:
+def draw_reference_line(ax, x_start: float, x_end: float, value: float | None, label: str | None) -> None:
+    if value is not None and not np.isnan(value):
+        ax.plot([x_start, x_end], [value, value], linestyle="--", color="black", linewidth=0.8, label=label)
+
+
+def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], reference: dict | None = None) -> None:
     tasks = sorted(summary["task"].unique())
     width = 0.8 / max(len(arms), 1)
     colours = arm_colours(arms)
@@ -56,6 +61,8 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str]) -
         for xi, task in zip(x, tasks):
             seeds = units[(units["task"] == task) & (units["arm"] == arm)]["score"].astype(float)
             ax.scatter(np.full(len(seeds), xi), seeds, s=6, color="black", zorder=3, linewidths=0)
+    for i, task in enumerate(tasks):  # the majority baseline: an arm stuck at the majority class shows at a glance
+        draw_reference_line(ax, i - 0.45, i + 0.45, (reference or {}).get(task), "majority" if i == 0 else None)
     ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30, ha="right")
     metrics = summary.drop_duplicates("task").set_index("task").reindex(tasks)["metric"]
     ax.set_ylabel("test score (" + ", ".join(sorted(set(metrics))) + ")")
@@ -63,12 +70,12 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str]) -
     ax.legend(frameon=False)
 
 
-def bars_figure(summary, units, arms):
+def bars_figure(summary, units, arms, reference: dict | None = None):
     """Single-column wide for up to three arms, double-column (7 in) beyond."""
     width = SINGLE_COLUMN_IN if len(arms) <= 3 else DOUBLE_COLUMN_IN
     with plt.rc_context(STYLE):
         figure, ax = plt.subplots(figsize=(width, 2.4), layout="constrained")
-        draw_bars(ax, summary, units, arms)
+        draw_bars(ax, summary, units, arms, reference)
         ax.set_title("Test score per task\n(bars: mean, whiskers: 95% interval, dots: seeds)")
         if len(arms) > 3:
             ax.legend(frameon=False, ncols=min(4, len(arms)), loc="upper center", bbox_to_anchor=(0.5, -0.35))
@@ -96,7 +103,7 @@ def forest_figure(deltas):
     return figure
 
 
-def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str) -> None:
+def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, reference: dict | None = None) -> None:
     colours = arm_colours(arms)
     for arm in arms:
         subset = curves[(curves["task"] == task) & (curves["arm"] == arm)]
@@ -106,22 +113,72 @@ def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str) -> None:
         ax.plot(mean["step"], mean["mean"], color=colours[arm], label=arm, linewidth=1.2)
         if mean["n"].iloc[0] > 1:
             ax.fill_between(mean["step"], mean["low"], mean["high"], color=colours[arm], alpha=0.2, linewidth=0)
+    steps = curves[curves["task"] == task]["step"]
+    if len(steps):
+        draw_reference_line(ax, float(steps.min()), float(steps.max()), (reference or {}).get(task), "majority (test)")
     ax.set_title(task)
     ax.set_xlabel("training step")
     ax.set_ylabel("dev score")
 
 
-def curves_figure(curves, arms, tasks):
+def curves_figure(curves, arms, tasks, reference: dict | None = None):
     columns = min(3, len(tasks))
     rows = int(np.ceil(len(tasks) / columns))
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(rows, columns, figsize=(SINGLE_COLUMN_IN * columns / 1.5, 1.7 * rows),
                                     layout="constrained", squeeze=False)
         for ax, task in zip(axes.flat, tasks):
-            draw_curve(ax, curves, arms, task)
+            draw_curve(ax, curves, arms, task, reference)
         for ax in list(axes.flat)[len(tasks):]:
             ax.set_visible(False)
         axes.flat[0].legend(frameon=False)
+    return figure
+
+
+def learning_rate_figure(learning_rates: pd.DataFrame, arms: list[str]):
+    """Best dev score vs lr per task (panels) and arm (lines); the chosen lr circled."""
+    tasks = sorted(learning_rates["task"].unique())
+    shown = [a for a in arms if a in set(learning_rates["arm"])]
+    colours = arm_colours(arms)
+    columns = min(3, len(tasks))
+    rows = int(np.ceil(len(tasks) / columns))
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(rows, columns, figsize=(SINGLE_COLUMN_IN * columns / 1.5, 1.6 * rows),
+                                    layout="constrained", squeeze=False)
+        for ax, task in zip(axes.flat, tasks):
+            for arm in shown:
+                subset = learning_rates[(learning_rates["task"] == task) & (learning_rates["arm"] == arm)]
+                if subset.empty:
+                    continue
+                ax.plot(subset["lr"], subset["best_dev"], marker=".", color=colours[arm], label=arm, linewidth=1.0)
+                chosen = subset[subset["chosen"]]
+                ax.scatter(chosen["lr"], chosen["best_dev"], s=40, facecolors="none", edgecolors=colours[arm], zorder=3)
+            ax.set_xscale("log")
+            ax.set_title(task)
+            ax.set_xlabel("learning rate")
+            ax.set_ylabel("best dev score")
+        for ax in list(axes.flat)[len(tasks):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(frameon=False)
+    return figure
+
+
+def aggregate_figure(primary: pd.DataFrame, aggregate_row):
+    """The primary contrast's Δ per task and, below, the IQM Δ across tasks; P(X > Y) in the title."""
+    with plt.rc_context(STYLE):
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 0.9 + 0.28 * (len(primary) + 1)), layout="constrained")
+        draw_forest(ax, primary)
+        if "iqm_delta" in aggregate_row and not pd.isna(aggregate_row.get("iqm_delta")):
+            y = -1
+            ax.plot([aggregate_row["iqm_delta_ci_low"], aggregate_row["iqm_delta_ci_high"]], [y, y], color="black",
+                    linewidth=1.6)
+            ax.plot([aggregate_row["iqm_delta"]], [y], marker="D", markersize=4, color="black", linestyle="none")
+            ticks = list(ax.get_yticks()) + [y]
+            labels = [t.get_text() for t in ax.get_yticklabels()] + [f"IQM, all tasks (n={int(aggregate_row['pairs'])})"]
+            ax.set_yticks(ticks, labels)
+        ax.set_title(f"P({aggregate_row['treatment']} > {aggregate_row['control']}) = "
+                     f"{aggregate_row['p_improvement']:.2f} [{aggregate_row['p_improvement_ci_low']:.2f}, "
+                     f"{aggregate_row['p_improvement_ci_high']:.2f}]")
     return figure
 
 

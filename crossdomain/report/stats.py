@@ -26,13 +26,16 @@ CONVERGENCE_FRACTION = 0.95
 
 @dataclass
 class UnitTable:
-    ok: pd.DataFrame  # one row per finished unit
+    ok: pd.DataFrame  # one row per finished main unit of an init arm
     failed: pd.DataFrame  # failed units, never silently dropped
     records: dict[str, UnitRecord]  # unit_id → full record (curves, predictions path)
+    baselines: pd.DataFrame = None  # finished baseline units (reference rows, never paired)
+    selection: pd.DataFrame = None  # finished lr-selection units
 
 
-UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", "seed", "mapping_seed", "model",
-                "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step"]
+UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", "baseline", "role", "lr", "seed",
+                "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step"]
+STILL_IMPROVING_FRACTION = 0.9
 
 
 def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
@@ -52,15 +55,25 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         row["score"] = metrics.get(metric)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*ROW_COLUMNS, *UNIT_COLUMNS])))[UNIT_COLUMNS]
+    frame["baseline"] = frame["baseline"].fillna("").astype(str)
+    frame["role"] = frame["role"].fillna("main").astype(str)
     frame["arm"] = arm_labels(frame)
-    ok = frame[frame["status"] == "ok"].reset_index(drop=True)
-    failed = frame[frame["status"] != "ok"].reset_index(drop=True)
-    return UnitTable(ok, failed, records)
+    finished = frame["status"] == "ok"
+    is_baseline = frame["baseline"] != ""
+    main = frame["role"].str.split("+").apply(lambda roles: "main" in roles)
+    selection = frame["role"].str.split("+").apply(lambda roles: "selection" in roles)
+    return UnitTable(
+        ok=frame[finished & ~is_baseline & main].reset_index(drop=True),
+        failed=frame[~finished].reset_index(drop=True),
+        records=records,
+        baselines=frame[finished & is_baseline].reset_index(drop=True),
+        selection=frame[finished & ~is_baseline & selection].reset_index(drop=True),
+    )
 
 
 def arm_labels(frame: pd.DataFrame) -> pd.Series:
     """The init arm spec, qualified by model and mapping strategy when a merged set holds several."""
-    label = frame["init"].astype(str)
+    label = frame["init"].fillna("").astype(str)
     if frame["model"].nunique() > 1:
         label = label + " · " + frame["model"].astype(str)
     if frame["mapping"].nunique() > 1:
@@ -270,11 +283,41 @@ def convergence(curve: list[dict], fraction: float = CONVERGENCE_FRACTION) -> di
     }
 
 
+def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTION) -> bool:
+    """The best dev score came in the last 10% of the unit's steps: more training might still help."""
+    return bool(record.steps) and record.best_step is not None and record.best_step >= fraction * record.steps \
+        and record.best_step > 0
+
+
 def add_convergence(table: UnitTable) -> UnitTable:
-    measures = [convergence(table.records[u].curve or []) for u in table.ok["unit_id"]]
-    extra = pd.DataFrame(measures, index=table.ok.index)
+    measures = [convergence(table.records[u].curve or []) | {"still_improving": still_improving(table.records[u])}
+                for u in table.ok["unit_id"]]
+    extra = pd.DataFrame(measures, index=table.ok.index,
+                         columns=["steps_to_95", "seconds_to_95", "dev_auc", "final_dev", "still_improving"])
     table.ok = pd.concat([table.ok, extra], axis=1)
     return table
+
+
+def summarise_baselines(table: UnitTable) -> pd.DataFrame:
+    """Mean test score of each baseline per task (over folds)."""
+    rows = []
+    for (task, name), group in table.baselines.groupby(["task", "baseline"], sort=True):
+        values = group["score"].astype(float).to_numpy()
+        rows.append({"task": task, "baseline": name, "metric": _metric_name(group), "n": len(values),
+                     "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan")})
+    return pd.DataFrame(rows, columns=["task", "baseline", "metric", "n", "mean", "std"])
+
+
+def learning_rate_curves(table: UnitTable) -> pd.DataFrame:
+    """Per lr-selection unit: task, arm, lr, best dev score over its curve, and whether that lr was chosen."""
+    rows = []
+    for _, unit in table.selection.iterrows():
+        record = table.records[unit["unit_id"]]
+        rows.append({"task": unit["task"], "arm": unit["arm"], "lr": float(unit["lr"]),
+                     "best_dev": max((p["dev"] for p in record.curve), default=float("nan")),
+                     "chosen": "main" in record.roles})
+    frame = pd.DataFrame(rows, columns=["task", "arm", "lr", "best_dev", "chosen"])
+    return frame.sort_values(["task", "arm", "lr"]).reset_index(drop=True)
 
 
 def curves_frame(table: UnitTable) -> pd.DataFrame:

@@ -45,8 +45,28 @@ def contrast_label(treatment: str, control: str) -> str:
     return f"{treatment} − {control}"
 
 
-def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame) -> pd.DataFrame:
-    """Task | metric | n | one 'mean ± std' column per arm | Δ of the primary contrast [95% CI] | p | pairs."""
+BASELINE_MARK = "†"
+
+
+def with_baseline_rows(summary: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv: the arms' rows (kind "arm") and one row per task and baseline (kind "baseline")."""
+    arms = summary.assign(kind="arm")
+    if baselines.empty:
+        return arms
+    extra = baselines.rename(columns={"baseline": "arm"}).assign(kind="baseline", domain=baselines["task"].str.split("/").str[0])
+    return pd.concat([arms, extra], ignore_index=True)
+
+
+def baseline_cells(baselines: pd.DataFrame, task: str) -> dict[str, str]:
+    if baselines is None or baselines.empty:
+        return {}
+    rows = baselines[baselines["task"] == task]
+    return {f"{name}{BASELINE_MARK}": _fmt(mean) for name, mean in zip(rows["baseline"], rows["mean"])}
+
+
+def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame,
+             baselines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Task | metric | n | one 'mean ± std' column per arm | baselines† | Δ of the primary contrast [95% CI] | p | pairs."""
     label = (f"Δ {contrast_label(primary['treatment'].iloc[0], primary['control'].iloc[0])} [95% CI]"
              if not primary.empty else "Δ [95% CI]")
     by_task = primary.set_index("task") if not primary.empty else pd.DataFrame()
@@ -60,6 +80,7 @@ def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
                 row[arm] = f"{_fmt(entry['mean'])} ± {_fmt(entry['std'])}"
             else:
                 row[arm] = "–"
+        row.update(baseline_cells(baselines, task))
         if task in by_task.index:
             delta = by_task.loc[task]
             row[label], row["p"], row["pairs"] = delta_cell(delta), _p(delta["p_value"]), int(delta["pairs"])
@@ -75,6 +96,25 @@ def contrasts_table(deltas: pd.DataFrame) -> pd.DataFrame:
              "pairs": int(r["pairs"]), "Δ [95% CI]": delta_cell(r), "p": _p(r["p_value"])}
             for _, r in deltas.iterrows()]
     return pd.DataFrame(rows, columns=["contrast", "task", "metric", "pairs", "Δ [95% CI]", "p"])
+
+
+def aggregate_table(aggregates: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, r in aggregates.iterrows():
+        row = {"contrast": contrast_label(r["treatment"], r["control"]), "tasks": int(r["tasks"]), "pairs": int(r["pairs"]),
+               "P(X > Y) [95% CI]": f"{r['p_improvement']:.2f} [{r['p_improvement_ci_low']:.2f}, {r['p_improvement_ci_high']:.2f}]"}
+        if "iqm_delta" in r and not pd.isna(r.get("iqm_delta")):
+            row["IQM Δ [95% CI]"] = f"{r['iqm_delta']:+.3f} [{r['iqm_delta_ci_low']:+.3f}, {r['iqm_delta_ci_high']:+.3f}]"
+            row["mean Δ [95% CI]"] = f"{r['mean_delta']:+.3f} [{r['mean_delta_ci_low']:+.3f}, {r['mean_delta_ci_high']:+.3f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chosen_lr_table(learning_rates: pd.DataFrame) -> pd.DataFrame:
+    """Task rows × arm columns: the lr chosen on dev."""
+    chosen = learning_rates[learning_rates["chosen"]]
+    table = chosen.pivot_table(index="task", columns="arm", values="lr", aggfunc="first")
+    return table.map(lambda v: f"{v:g}" if not pd.isna(v) else "–").reset_index()
 
 
 def recovered_cell(row) -> str:
@@ -96,14 +136,16 @@ def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFr
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False)
+    return frame.to_markdown(index=False, disable_numparse=True)
 
 
 def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame, caption: str,
-             label: str = "tab:crossdomain") -> str:
-    """A booktabs ``table`` float: best mean per task in bold, ± std, the primary contrast's Δ, * for p < 0.05."""
-    columns = "ll" + "c" * len(arms_order) + "c"
-    header = " & ".join(["Task", "Metric", *[latex_escape(a) for a in arms_order], r"$\Delta$ [95\% CI]"])
+             baselines: pd.DataFrame | None = None, label: str = "tab:crossdomain") -> str:
+    """A booktabs ``table`` float: best arm mean per task in bold, ± std, baselines (†), the primary contrast's Δ."""
+    names = sorted(baselines["baseline"].unique()) if baselines is not None and not baselines.empty else []
+    columns = "ll" + "c" * (len(arms_order) + len(names)) + "c"
+    header = " & ".join(["Task", "Metric", *[latex_escape(a) for a in arms_order],
+                         *[latex_escape(n) + r"$^\dagger$" for n in names], r"$\Delta$ [95\% CI]"])
     lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{columns}}}", r"\toprule",
              header + r" \\", r"\midrule"]
     by_task = primary.set_index("task") if not primary.empty else pd.DataFrame()
@@ -118,6 +160,7 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
             entry = by_arm.loc[arm]
             value = rf"{_fmt(entry['mean'])} $\pm$ {_fmt(entry['std'])}"
             cells.append(rf"\textbf{{{value}}}" if entry["mean"] == best and len(group) > 1 else value)
+        cells += [baseline_cells(baselines, task).get(f"{n}{BASELINE_MARK}", "--") for n in names]
         if task in by_task.index:
             row = by_task.loc[task]
             mark = "$^{*}$" if not pd.isna(row["p_value"]) and row["p_value"] < SIGNIFICANCE else ""

@@ -1,0 +1,107 @@
+"""Per-arm lr selection, baselines and the still-improving flag."""
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossdomain import runner, selection
+from crossdomain.baselines import BASELINES, SymbolSplit
+from crossdomain.config import apply_overrides
+from crossdomain.record import UnitRecord
+from crossdomain.report import stats
+from crossdomain.suites import load_suite
+
+
+def fake_record(unit_id, curve_devs, status="ok"):
+    return UnitRecord(unit_id=unit_id, unit={}, status=status, curve=[{"step": i, "dev": d} for i, d in enumerate(curve_devs)])
+
+
+class FakeUnit:
+    def __init__(self, unit_id):
+        self.unit_id = unit_id
+
+
+def test_the_lr_with_the_best_dev_score_over_the_curve_is_chosen_ties_to_the_smaller():
+    units = {1e-4: FakeUnit("a"), 3e-4: FakeUnit("b"), 1e-3: FakeUnit("c")}
+    records = {"a": fake_record("a", [0.1, 0.5, 0.4]), "b": fake_record("b", [0.1, 0.7, 0.2]),
+               "c": fake_record("c", [0.1, 0.6, 0.65])}
+    picked = selection.choose("t", "arm", units, records)
+    assert picked.chosen_lr == 3e-4 and picked.dev_scores == {1e-4: 0.5, 3e-4: 0.7, 1e-3: 0.65}
+    records["c"] = fake_record("c", [0.7])
+    assert selection.choose("t", "arm", units, records).chosen_lr == 3e-4  # a tie keeps the smaller lr
+    records["b"] = fake_record("b", [0.9], status="failed")
+    assert selection.choose("t", "arm", units, records).chosen_lr == 1e-3  # failed units do not count
+    assert selection.choose("t", "arm", units, {}).chosen_lr is None
+
+
+def toy_symbols(n, seed):
+    """Class 1 iff the motif 'G G' occurs; otherwise random A/C/T."""
+    rng = random.Random(seed)
+    split = SymbolSplit([], [], [])
+    for i in range(n):
+        symbols = [rng.choice("ACT") for _ in range(20)]
+        label = i % 2
+        if label:
+            position = rng.randrange(19)
+            symbols[position:position + 2] = ["G", "G"]
+        split.symbols.append(symbols)
+        split.labels.append(label)
+        split.ids.append(f"s{i}")
+    return split
+
+
+def test_kmer_logreg_finds_a_motif_and_majority_predicts_the_majority():
+    train, dev, test = toy_symbols(200, 0), toy_symbols(60, 1), toy_symbols(60, 2)
+    kmer = BASELINES.get("kmer-logreg")().fit_predict(train, dev, test, 2, "accuracy")
+    assert kmer.test_metrics["accuracy"] >= 0.95 and kmer.details["C"] in kmer.details["C_grid"]
+    assert np.allclose(np.sum(kmer.test_probabilities, axis=1), 1, atol=1e-4)
+    skewed = SymbolSplit(train.symbols[:30], [0] * 20 + [1] * 10, train.ids[:30])
+    majority = BASELINES.get("majority")().fit_predict(skewed, dev, test, 2, "accuracy")
+    assert set(majority.test_predictions) == {0} and majority.test_metrics["accuracy"] == pytest.approx(0.5)
+
+
+def test_still_improving_means_the_best_step_is_in_the_last_tenth():
+    assert stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=95))
+    assert stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=90))
+    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=89))
+    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=0, best_step=0))
+
+
+@pytest.mark.mirror
+def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_items(tmp_path, monkeypatch):
+    suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "seeds=[0,1]", "train.max_steps=6",
+                                                   "train.eval_every=3", "lr_grid=[0.001,0.003]",
+                                                   "baselines=[majority,kmer-logreg]"])
+    out = tmp_path / "run"
+    frame = runner.run_suite(suite, out, progress=False)
+    assert len(frame) == 2 * 2 + 2 * 2 - 2 + 2  # selection (arm × lr) + main (arm × seed) − reused + baselines
+    plan = json.loads((out / "run.json").read_text())["selection"]
+    records = {r.unit_id: r for r in runner.load_unit_records(out)}
+    for key, chosen in plan.items():
+        task, arm = key.split("|")
+        scores = {float(lr): max(p["dev"] for p in records[uid].curve) for lr, uid in chosen["units"].items()}
+        assert chosen["chosen_lr"] == min(scores, key=lambda lr: (-scores[lr], lr))
+        main = [r for r in records.values() if r.unit.get("init") == arm and "main" in r.roles]
+        assert len(main) == 2 and all(r.unit["train"]["lr"] == chosen["chosen_lr"] for r in main)
+        assert all(r.selection["selection_units"] == list(chosen["units"].values()) for r in main)
+        assert sum(r.roles == ["selection", "main"] for r in main) == 1  # seed 0 at the chosen lr ran once
+    baseline_items = [pd.read_csv(r.predictions_path)["id"].tolist() for r in records.values() if r.unit.get("baseline")]
+    arm_items = pd.read_csv(next(r for r in records.values() if "main" in r.roles and r.unit.get("init")).predictions_path)["id"].tolist()
+    assert baseline_items and all(items == arm_items for items in baseline_items)  # exactly the same test items
+
+    executed = []
+    monkeypatch.setattr(runner, "run_unit", lambda unit, o: executed.append(unit.unit_id))
+    runner.run_suite(suite, out, progress=False)
+    assert executed == []
+
+    from crossdomain.report import write_report
+
+    report = write_report([out], out / "report")
+    learning_rates = pd.read_csv(report / "learning_rates.csv")
+    assert len(learning_rates) == 4 and learning_rates["chosen"].sum() == 2
+    summary = pd.read_csv(report / "summary.csv")
+    assert set(summary.loc[summary["kind"] == "baseline", "arm"]) == {"majority", "kmer-logreg"}
+    assert "kmer-logreg†" in (report / "summary.md").read_text()
+    assert (report / "aggregate.csv").exists() and (report / "learning_rates.png").stat().st_size > 1000
