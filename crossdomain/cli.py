@@ -9,9 +9,9 @@ from pathlib import Path
 
 from crossdomain.adapters import AdapterError
 from crossdomain.config import ConfigError, apply_overrides
-from crossdomain.registry import UnknownNameError
+from crossdomain.registry import PluginLoadError, UnknownNameError
 
-USER_ERRORS = (ConfigError, UnknownNameError, AdapterError, FileNotFoundError)
+USER_ERRORS = (ConfigError, UnknownNameError, AdapterError, FileNotFoundError, PluginLoadError)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a suite key, type-checked, e.g. --set train.lr=5e-5 --set train.epochs=2 "
                           "(see `crossdomain run --suite NAME --show-config` for the keys)")
-    run.add_argument("--show-config", action="store_true", help="print the resolved suite and its units, run nothing")
+    run.add_argument("--show-config", action="store_true",
+                     help="print the resolved suite as YAML, with the effective training config of each task; run nothing")
+    run.add_argument("--show-units", action="store_true", help="print the unit ids the suite expands to; run nothing")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_data_dir(run)
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="table of every task: sources, rows, drops, classes, lengths, splits")
     datasets.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to show (default: all)")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    datasets.add_argument("--checksums", action="store_true",
+                          help="print the sha256 of each source as found (to write a new task definition); "
+                               "reads no records")
     _add_data_dir(datasets)
 
     report = commands.add_parser("report", help="tables and figures comparing the arms of one or more run folders")
@@ -76,8 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _listed(names, describe) -> None:
+    """One line per entry; an entry that fails to load (a broken plugin or task file) says so and the list goes on."""
+    for name in names:
+        try:
+            print(f"  {describe(name)}")
+        except Exception as error:  # noqa: BLE001 - list must survive any one broken entry
+            print(f"  {name:<22} BROKEN: {error.__class__.__name__}: {error}")
+
+
 def cmd_list(args) -> None:
     from crossdomain.adapters import ADAPTERS
+    from crossdomain.baselines import BASELINES
     from crossdomain.hooks import HOOKS
     from crossdomain.inits import INITS
     from crossdomain.mapping import MAPPINGS
@@ -85,31 +100,35 @@ def cmd_list(args) -> None:
     from crossdomain.suites import available_suites, load_suite
     from crossdomain.tasks import available_tasks, get_task
 
-    print("adapters:")
-    for name in ADAPTERS.names():
-        print(f"  {name:<12} {ADAPTERS.get(name).description}")
-    print("tasks:")
-    for name in available_tasks():
+    def task_line(name):
         task = get_task(name)
-        print(f"  {name:<22} v{task.version}  adapter={task.adapter:<8} labels={len(task.labels)}  primary={task.primary_metric}")
-    print("suites:")
-    for name in available_suites():
+        return f"{name:<22} v{task.version}  adapter={task.adapter:<8} labels={len(task.labels)}  primary={task.primary_metric}"
+
+    def suite_line(name):
         suite = load_suite(name)
-        print(f"  {name:<8} model={suite.model:<10} {len(suite.tasks)} tasks × {suite.inits} × seeds {suite.seeds}  ({suite.expected_cost})")
-    print("init arms (NAME or NAME:KEY=VALUE[,KEY=VALUE]):")
-    for name in INITS.names():
+        return f"{name:<14} model={suite.model:<10} {len(suite.tasks)} tasks × {len(suite.inits)} arms × seeds {suite.seeds}  ({suite.expected_cost})"
+
+    def arm_line(name):
         arm = INITS.get(name)
         params = ", ".join(_describe_field(f) for f in dataclasses.fields(arm))
-        print(f"  {name + (f' ({params})' if params else ''):<26} {arm.summary()}")
+        return f"{name + (f' ({params})' if params else ''):<30} {arm.summary()}"
+
+    print("adapters:")
+    _listed(ADAPTERS.names(), lambda name: f"{name:<12} {ADAPTERS.get(name).description}")
+    print("tasks:")
+    _listed(available_tasks(), task_line)
+    print("suites:")
+    _listed(available_suites(), suite_line)
+    print("init arms (NAME or NAME:KEY=VALUE[,KEY=VALUE]):")
+    _listed(INITS.names(), arm_line)
+    print("baselines:")
+    _listed(BASELINES.names(), lambda name: f"{name:<12} {BASELINES.get(name).summary()}")
     print("models (aliases; any Hugging Face id or local folder also works):")
-    for name, (description, _) in ALIASES.items():
-        print(f"  {name:<10} {description}")
+    _listed(ALIASES, lambda name: f"{name:<10} {ALIASES[name][0]}")
     print("mapping strategies:")
-    for name in MAPPINGS.names():
-        print(f"  {name}")
+    _listed(MAPPINGS.names(), lambda name: f"{name:<12} {(MAPPINGS.get(name).__doc__ or '').strip().splitlines()[0]}")
     print("post-training hooks:")
-    for name in HOOKS.names():
-        print(f"  {name:<12} {(HOOKS.get(name).__doc__ or '').strip()}")
+    _listed(HOOKS.names(), lambda name: f"{name:<12} {(HOOKS.get(name).__doc__ or '').strip()}")
 
 
 def _describe_field(field) -> str:
@@ -131,37 +150,90 @@ def resolve_run_suite(args):
 
         kept = {canonical_init(spec) for spec in args.inits}
         suite.contrasts = [c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)]
+    suite = command_line_wins(suite, args.overrides)
     suite = apply_overrides(suite, args.overrides)
     validate_suite(suite, check_resources=True)
     return suite
 
 
-def cmd_run(args) -> None:
-    from crossdomain.config import to_yaml
-    from crossdomain.runner import expand_units, run_suite
+def command_line_wins(suite, overrides: list[str]):
+    """``--set train.KEY=V`` applies to every task: the suite's own per-task value for KEY gives way to it."""
+    keys = {item.partition("=")[0].strip()[len("train."):] for item in overrides if item.startswith("train.")}
+    suite.task_train = {task: {k: v for k, v in values.items() if k not in keys} for task, values in suite.task_train.items()}
+    return suite
 
+
+def silence_progress_bars() -> None:
+    """--no-progress: no bar at all, the libraries' own ("Loading weights", downloads) included."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub / transformers are imported
+    os.environ["TQDM_DISABLE"] = "1"
+    if "transformers" in sys.modules:  # already imported (e.g. in a long-lived process): switch its bars off too
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
+def effective_config(suite) -> dict:
+    return {**dataclasses.asdict(suite),
+            "effective_train": {task: dataclasses.asdict(suite.train_for(task)) for task in suite.tasks}}
+
+
+def cmd_run(args) -> int:
+    import yaml
+
+    from crossdomain.runner import baseline_units, expand_units, run_suite
+    from crossdomain.selection import selection_units
+
+    from crossdomain.sources import check_data_dirs
+
+    check_data_dirs(args.data_dir)
+    if args.no_progress:
+        silence_progress_bars()
     suite = resolve_run_suite(args)
     data_dirs = tuple(args.data_dir)
-    if args.show_config:
-        print(to_yaml(suite))
-        for unit in expand_units(suite, data_dirs):
-            print(unit.unit_id)
-        return
+    if args.show_config or args.show_units:
+        if args.show_config:
+            print(yaml.safe_dump(effective_config(suite), sort_keys=False), end="")
+        if args.show_units:
+            units = expand_units(suite, data_dirs)
+            selection = [u for by_lr in selection_units(suite, units).values() for u in by_lr.values()]
+            for label, group in (("baselines", baseline_units(suite, data_dirs)), ("lr selection", selection),
+                                 ("main" + (" (lr replaced by each arm's selected lr)" if selection else ""), units)):
+                if group:
+                    print(f"# {label}: {len(group)} units")
+                    print("\n".join(u.unit_id for u in group))
+        return 0
     out = args.out or Path("runs") / suite.name
     frame = run_suite(suite, out, data_dirs, progress=not args.no_progress)  # validated again, before any write
-    failed = int((frame["status"] != "ok").sum())
-    print(f"{len(frame)} units in {out}/units ({failed} failed); table: {out / 'results.csv'}")
-    if not args.no_report:
+    failed = frame[frame["status"] != "ok"]
+    print(f"{len(frame)} units in {out}/units ({len(failed)} failed); table: {out / 'results.csv'}")
+    if len(frame) > len(failed) and not args.no_report:
         from crossdomain.report import write_report
 
         report_dir = write_report([out], out / "report")
         print(f"report: {report_dir / 'report.md'}")
+    if len(failed):
+        first = failed.iloc[0]
+        print(f"crossdomain run: {len(failed)} of {len(frame)} units failed (first: {first['unit_id']}: {first['error']}); "
+              f"re-running the same command retries them", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_datasets(args) -> None:
     from crossdomain.data import prepare_task
+    from crossdomain.sources import check_data_dirs
     from crossdomain.tasks import available_tasks
 
+    check_data_dirs(args.data_dir)
+    if args.checksums:
+        from crossdomain.sources import found_checksums
+
+        for row in found_checksums(args.tasks or list(available_tasks()), tuple(args.data_dir)):
+            print("\t".join(row))
+        return
     names = args.tasks or list(available_tasks())
     stats = [prepare_task(name, tuple(args.data_dir)).stats for name in names]
     if args.json:
@@ -172,14 +244,28 @@ def cmd_datasets(args) -> None:
     print(datasets_table(stats))
 
 
-def cmd_report(args) -> None:
-    from crossdomain.report import write_report
+def cmd_report(args) -> int:
+    from crossdomain.registry import did_you_mean
+    from crossdomain.tasks import METRICS
 
+    metrics = ["primary", *METRICS]
+    if args.metric not in metrics:
+        raise ConfigError(f"--metric {args.metric!r} is not a metric.{did_you_mean(args.metric, metrics)}")
     if args.out is None and len(args.runs) > 1:
         raise ConfigError("report: several run folders need --out DIR for the merged report")
+    for run_dir in args.runs:
+        if not (run_dir / "units").is_dir():
+            raise ConfigError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
+    from crossdomain.report import ReportError, write_report
+
     out = args.out or args.runs[0] / "report"
     contrasts = [list(pair) for pair in args.contrasts] if args.contrasts else None
-    print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts) / 'report.md'}")
+    try:
+        print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts) / 'report.md'}")
+    except ReportError as error:
+        print(f"crossdomain report: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_bench(args) -> None:
@@ -196,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     from crossdomain.sources import SourceError
 
     try:
-        handler[args.command](args)
+        return handler[args.command](args) or 0
     except (*USER_ERRORS, SourceError, ModelNotFoundError, RecordError) as error:
         print(f"crossdomain {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -44,9 +44,15 @@ class TrainConfig:
     # how a unit is executed, not what it computes: recorded in the unit file, left out of the unit id,
     # so a run can be resumed with other threads or evaluation batches (bf16 only acts on CUDA)
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16")
+    # fields added after unit-record schema 2: hashed only when they differ from their default, so the
+    # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
+    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ()
 
     def identity(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.EXECUTION_ONLY}
+        defaults = TrainConfig()
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in self.EXECUTION_ONLY
+                and not (k in self.IDENTITY_IF_CHANGED and v == getattr(defaults, k))}
 
 
 @dataclass

@@ -1,18 +1,24 @@
 """From a task definition to checked, de-duplicated, split records, with counts of what was dropped.
 
 adapter records → label check → segmentation → length filter → de-duplication → splits.
-Adapter output (slow for music21 scores) is cached under the cache directory, keyed by task
-version, adapter name/version/options and the sources' sha256.
+Adapter output (slow for music21 scores) is cached under the cache directory as gzipped JSON lines
+(never pickle: a cache file is data, not code), keyed by task version, adapter name/version/options,
+the adapter's own source code and the sources' sha256. A corrupt cache entry is rebuilt with a warning.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import inspect
 import json
-import pickle
+import os
 import statistics
+import tempfile
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from crossdomain.adapters import ADAPTERS, AdapterError, Record
 from crossdomain.sources import ResolvedSource, cache_dir, resolve_source
@@ -37,30 +43,73 @@ class TaskData:
         return hashlib.sha256(joined.encode()).hexdigest()
 
 
+CACHE_FORMAT = 1
+
+
+def adapter_code_sha256(adapter_cls) -> str:
+    """sha256 of the source files of the adapter class and its bases: editing an adapter invalidates its cache."""
+    digest = hashlib.sha256()
+    for cls in adapter_cls.__mro__:
+        if cls is object:
+            continue
+        try:
+            digest.update(open(inspect.getsourcefile(cls), "rb").read())
+        except (TypeError, OSError):
+            digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    return digest.hexdigest()
+
+
 def _cache_key(task: TaskDefinition, adapter_cls, sources: list[ResolvedSource]) -> str:
     payload = json.dumps(
-        [task.name, task.version, adapter_cls.name, adapter_cls.version, task.reader, task.unknown,
-         [s.sha256 for s in sources]],
+        [CACHE_FORMAT, task.name, task.version, adapter_cls.name, adapter_cls.version, adapter_code_sha256(adapter_cls),
+         task.reader, task.unknown, [s.sha256 for s in sources]],
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+def write_records_cache(path: Path, records: list[Record], counts: dict, alphabet: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        with gzip.open(temporary, "wt", encoding="utf-8") as out:
+            out.write(json.dumps({"format": CACHE_FORMAT, "counts": counts, "alphabet": alphabet,
+                                  "records": len(records)}) + "\n")
+            for r in records:
+                out.write(json.dumps([r.id, r.label, r.symbols, r.origin, r.group]) + "\n")
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def read_records_cache(path: Path):
+    """(records, counts, alphabet) from a cache file; ValueError/OSError when it is corrupt or truncated."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT:
+            raise ValueError("unknown cache format")
+        records = [Record(*json.loads(line)) for line in handle]
+    if len(records) != header["records"]:
+        raise ValueError(f"{len(records)} records, the header says {header['records']}")
+    return records, header["counts"], header["alphabet"]
+
+
 def read_records(task: TaskDefinition, sources: list[ResolvedSource], use_cache: bool = True):
     adapter_cls = ADAPTERS.get(task.adapter)
-    cache_file = cache_dir() / "records" / f"{task.slug}-{_cache_key(task, adapter_cls, sources)}.pkl"
+    cache_file = cache_dir() / "records" / f"{task.slug}-{_cache_key(task, adapter_cls, sources)}.jsonl.gz"
     if use_cache and cache_file.exists():
-        with open(cache_file, "rb") as handle:
-            return pickle.load(handle)
+        try:
+            return read_records_cache(cache_file)
+        except (OSError, ValueError, EOFError, TypeError, KeyError) as error:
+            warnings.warn(f"{cache_file}: corrupt records cache ({error.__class__.__name__}: {error}); rebuilding it",
+                          stacklevel=2)
+            cache_file.unlink(missing_ok=True)
     adapter = adapter_cls(unknown=task.unknown, **task.reader)
     records = list(adapter.read({s.spec.name: s.files for s in sources}))
     result = (records, dict(adapter.counts), adapter.symbol_alphabet(records))
     if use_cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".part")
-        with open(partial, "wb") as handle:
-            pickle.dump(result, handle)
-        partial.replace(cache_file)
+        write_records_cache(cache_file, *result)
     return result
 
 
@@ -116,6 +165,14 @@ def deduplicate(records: list[Record], dropped: Counter) -> list[Record]:
     return kept
 
 
+def conflicting_ids(records: list[Record]) -> set[str]:
+    """Record ids that occur with two different sequences (the same entity read twice, differently)."""
+    sequences: dict[str, set] = defaultdict(set)
+    for record in records:
+        sequences[record.id].add(tuple(record.symbols))
+    return {record_id for record_id, seen in sequences.items() if len(seen) > 1}
+
+
 def length_summary(records: list[Record]) -> dict:
     lengths = [len(r.symbols) for r in records] or [0]
     return {"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths)}
@@ -128,6 +185,10 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
     records = [Record(r.id, r.label, list(r.symbols), r.origin, r.group) for r in raw_records]
     dropped: Counter = Counter({k: v for k, v in adapter_counts.items() if k.startswith("records dropped")})
     check_labels(task, records)
+    id_conflicts = conflicting_ids(records)
+    if id_conflicts and task.dedup == "drop_conflicts":
+        records = [r for r in records if r.id not in id_conflicts]
+        dropped["same id, different sequences"] += sum(1 for r in raw_records if r.id in id_conflicts)
     raw_lengths = length_summary(records)
     records = segment(task, records)
     too_short = [r for r in records if len(r.symbols) < task.length.min_symbols]
@@ -140,7 +201,12 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
     missing = [label for i, label in enumerate(task.labels) if i not in set(label_ids)]
     if missing:
         raise AdapterError(f"task {task.name!r}: declared label(s) {missing} have no records after filtering")
-    folds = make_folds(task.split, label_ids, [r.group for r in records])
+    try:
+        folds = make_folds(task.split, label_ids, [r.group for r in records])
+    except ValueError as error:  # e.g. a class with fewer members than the split needs
+        counts = {label: label_ids.count(i) for i, label in enumerate(task.labels)}
+        raise AdapterError(f"{task.path or task.name}: cannot make the {task.split.kind} split "
+                           f"(ratios {task.split.ratios}) from class counts {counts}: {error}") from None
     stats = {
         "task": task.name,
         "version": task.version,
@@ -149,6 +215,7 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
         "dropped": dict(dropped),
         "adapter_counts": {k: v for k, v in adapter_counts.items() if not k.startswith("records dropped")},
         "rows": len(records),
+        "ids_with_different_sequences": len(id_conflicts),
         "groups": len({r.group for r in records}),
         "class_counts": {label: label_ids.count(i) for i, label in enumerate(task.labels)},
         "length_before_segmenting": raw_lengths,

@@ -12,8 +12,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from crossdomain.sources import cache_dir
 
 class ModelNotFoundError(RuntimeError):
@@ -40,6 +38,7 @@ def tiny_checkpoint_path() -> Path:
 
 def make_tiny_checkpoint(target: Path, hidden: int = 32, layers: int = 2, seed: int = 1234) -> Path:
     """A tiny BERT with the offline default's uncased vocabulary, saved like any checkpoint."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     if (target / "config.json").exists():
@@ -130,6 +129,8 @@ def prune_vocabulary(model, keep_ids: list[int]) -> dict[int, int]:
     does on inputs made of kept ids, while gradients and optimiser state shrink from ~30k rows
     to a few dozen.
     """
+    import torch
+
     keep_ids = sorted(set(keep_ids))
     old = model.get_input_embeddings()
     remap = {old_id: new_id for new_id, old_id in enumerate(keep_ids)}

@@ -21,6 +21,10 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class PluginLoadError(ImportError):
+    """A registered entry (often a third-party entry point) that cannot be imported; the message names it."""
+
+
 def did_you_mean(name: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -69,7 +73,11 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"Unknown {self.kind} {name!r}.{did_you_mean(name, self.names())}")
         entry = self._entries[name]
         if isinstance(entry, str):
-            entry = load_object(entry)
+            try:
+                entry = load_object(entry)
+            except Exception as error:  # noqa: BLE001 - any import-time failure of a plugin is reported by name
+                raise PluginLoadError(f"{self.kind} {name!r} ({entry}) failed to load: "
+                                      f"{error.__class__.__name__}: {error}") from error
             self._entries[name] = entry
         return entry
 

@@ -143,13 +143,32 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
     return main, chosen
 
 
+def prepare_output_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove it is writable, before any unit trains."""
+    import tempfile
+
+    from crossdomain.config import ConfigError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as error:
+        raise ConfigError(f"--out {out_dir}: not writable ({error.__class__.__name__}: {error.strerror or error})") from None
+
+
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
               on_unit_done: Callable[[UnitRecord], None] | None = None):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
+    from crossdomain.sources import check_data_dirs
+
     validate_suite(suite, check_resources=True)
+    check_data_dirs(data_dirs)
     units = expand_units(suite, data_dirs)
     baselines = baseline_units(suite, data_dirs)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
     write_plan(out_dir, suite, baselines + units)
     results = ResultsTable(out_dir)

@@ -51,12 +51,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CROSSDOMAIN_CACHE") or Path.home() / ".cache" / "crossdomain")
 
 
-def mirror_dirs(extra: list[str] | tuple[str, ...] = ()) -> list[Path]:
-    dirs = [Path(d) for d in extra]
-    dirs += [Path(d) for d in os.environ.get("CROSSDOMAIN_DATA", "").split(os.pathsep) if d]
+def check_data_dirs(extra: list[str] | tuple[str, ...]) -> None:
+    """An explicitly given --data-dir must exist: a typo there must not fall through to other places."""
+    for folder in extra:
+        if not Path(folder).is_dir():
+            raise SourceError(f"--data-dir {folder}: {'not a folder' if Path(folder).exists() else 'does not exist'}")
+
+
+def mirror_dirs(extra: list[str] | tuple[str, ...] = ()) -> list[tuple[Path, bool]]:
+    """(folder, explicitly given) for each mirror, in the order they are tried."""
+    check_data_dirs(extra)
+    dirs = [(Path(d), True) for d in extra]
+    dirs += [(Path(d), False) for d in os.environ.get("CROSSDOMAIN_DATA", "").split(os.pathsep) if d]
     beside_checkout = REPO_ROOT.parent / "shared" / "data"
     if beside_checkout.is_dir():
-        dirs.append(beside_checkout)
+        dirs.append((beside_checkout, False))
     return dirs
 
 
@@ -105,29 +114,61 @@ def _package_path(spec: str) -> Path | None:
 
 
 def _download(url: str, target: Path) -> None:
+    """Fetch ``url`` to a uniquely named temporary file beside ``target`` (the caller verifies and moves it)."""
+    import shutil
+    import sys
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-        out.write(response.read())
-    partial.replace(target)
+    print(f"crossdomain: downloading {url} -> {target}", file=sys.stderr)
+    with urllib.request.urlopen(url, timeout=30) as response, open(target, "wb") as out:
+        shutil.copyfileobj(response, out)
+    print(f"crossdomain: downloaded {target.stat().st_size:,} bytes from {url}", file=sys.stderr)
 
 
-def candidate_roots(spec: SourceSpec, data_dirs: list[Path]):
-    """Yield (label, path) for every place the source may be, in order."""
+def cache_target(spec: SourceSpec) -> Path:
+    """Where a downloaded source lives: inside the cache's data folder, never outside it."""
+    root = (cache_dir() / "data").resolve()
+    target = (root / spec.path).resolve()
+    if root not in target.parents:
+        raise SourceError(f"source {spec.name!r}: path {spec.path!r} leaves the cache folder {root}")
+    return target
+
+
+def download_verified(spec: SourceSpec) -> tuple[Path, str]:
+    """Download to a temporary name, check the sha256, then move into place; a rejected file is deleted."""
+    import tempfile
+
+    target = cache_target(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".download")
+    os.close(handle)
+    try:
+        _download(spec.url, Path(temporary))
+        digest = _file_sha256(Path(temporary))
+        if digest == spec.sha256:
+            os.replace(temporary, target)
+            return target, digest
+        return Path(temporary), digest
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def candidate_roots(spec: SourceSpec, data_dirs: list[tuple[Path, bool]]):
+    """Yield (label, path, explicitly given) for every place the source may be, in order."""
     if spec.path:
-        for mirror in data_dirs:
-            yield f"mirror:{mirror / spec.path}", mirror / spec.path
+        for mirror, explicit in data_dirs:
+            yield f"mirror:{mirror / spec.path}", mirror / spec.path, explicit
     if spec.package:
         path = _package_path(spec.package)
-        yield f"package:{spec.package}" + (f" ({path})" if path else " (package not installed)"), path
+        yield f"package:{spec.package}" + (f" ({path})" if path else " (package not installed)"), path, False
     if spec.path:
-        yield f"cache:{cache_dir() / 'data' / spec.path}", cache_dir() / "data" / spec.path
+        yield f"cache:{cache_dir() / 'data' / spec.path}", cache_dir() / "data" / spec.path, False
 
 
 def resolve_source(task: str, spec: SourceSpec, extra_dirs: tuple[str, ...] = ()) -> ResolvedSource:
     tried: list[str] = []
     mismatches: list[str] = []
-    for label, root in candidate_roots(spec, mirror_dirs(extra_dirs)):
+    for label, root, explicit in candidate_roots(spec, mirror_dirs(extra_dirs)):
         files = select_files(root, spec.include) if root is not None else []
         if not files:
             tried.append(f"{label}: not found")
@@ -135,16 +176,17 @@ def resolve_source(task: str, spec: SourceSpec, extra_dirs: tuple[str, ...] = ()
         digest = source_sha256(root, files)
         if digest == spec.sha256:
             return ResolvedSource(spec, files, digest, label, tried)
+        if explicit:  # the user pointed here: a corrupt copy is an error, not a reason to look elsewhere
+            raise SourceError(f"task {task!r}: source {spec.name!r} in --data-dir: {root} has sha256 {digest}, "
+                              f"expected {spec.sha256} (a corrupt or different copy)")
         tried.append(f"{label}: sha256 {digest} does not match")
         mismatches.append(label)
     if spec.url and spec.path and not spec.include:
-        target = cache_dir() / "data" / spec.path
         try:
-            _download(spec.url, target)
-            digest = file_sha256(target)
+            target, digest = download_verified(spec)
             if digest == spec.sha256:
                 return ResolvedSource(spec, [target], digest, f"url:{spec.url}", tried)
-            tried.append(f"url:{spec.url}: downloaded sha256 {digest} does not match")
+            tried.append(f"url:{spec.url}: downloaded sha256 {digest} does not match (file deleted)")
         except OSError as error:
             tried.append(f"url:{spec.url}: download failed ({error.__class__.__name__}: {error})")
     problem = "has a sha256 mismatch" if mismatches else "was not found"
@@ -154,3 +196,21 @@ def resolve_source(task: str, spec: SourceSpec, extra_dirs: tuple[str, ...] = ()
         + "\nSet CROSSDOMAIN_DATA or pass --data-dir to point at a mirror folder holding "
         + (spec.path or spec.package or spec.name)
     )
+
+
+def found_checksums(tasks: list[str], extra_dirs: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """(task, source, sha256 as found, expected, where) for each source of each task: the values a definition needs."""
+    from crossdomain.tasks import get_task
+
+    rows = [("task", "source", "sha256", "declared", "where")]
+    for name in tasks:
+        for spec in get_task(name).sources:
+            for label, root, _ in candidate_roots(spec, mirror_dirs(extra_dirs)):
+                files = select_files(root, spec.include) if root is not None else []
+                if files:
+                    digest = source_sha256(root, files)
+                    rows.append((name, spec.name, digest, "matches" if digest == spec.sha256 else spec.sha256, label))
+                    break
+            else:
+                rows.append((name, spec.name, "not found", spec.sha256, "-"))
+    return rows

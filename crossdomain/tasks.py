@@ -18,7 +18,15 @@ from crossdomain.config import ConfigError, build
 from crossdomain.registry import UnknownNameError, did_you_mean
 from crossdomain.sources import REPO_ROOT, SourceSpec
 
-BUILTIN_TASK_DIR = REPO_ROOT / "datasets"
+def builtin_task_dir() -> Path:
+    """The repository's datasets/ folder in a checkout; the same files shipped as package data in a wheel."""
+    checkout = REPO_ROOT / "datasets"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "task_definitions"  # data-only package: no __init__.py
+
+
+BUILTIN_TASK_DIR = builtin_task_dir()
 METRICS = ("accuracy", "macro_f1", "mcc")
 
 
@@ -71,6 +79,22 @@ class TaskDefinition:
             raise ConfigError(f"{where}: length.truncation {self.length.truncation!r} is not one of head, head_tail")
         if len(set(self.labels)) != len(self.labels):
             raise ConfigError(f"{where}: labels contain duplicates: {self.labels}")
+        if self.split.kind != "kfold":
+            ratios = self.split.ratios
+            if len(ratios) != 3 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+                raise ConfigError(f"{where}: split.ratios must be three positive train/dev/test fractions summing to 1, "
+                                  f"got {ratios}")
+        elif self.split.folds < 2 or self.split.repeats < 1 or not 0 < self.split.dev_fraction < 1:
+            raise ConfigError(f"{where}: split needs folds >= 2, repeats >= 1 and 0 < dev_fraction < 1, got "
+                              f"folds={self.split.folds}, repeats={self.split.repeats}, dev_fraction={self.split.dev_fraction}")
+        from crossdomain.adapters import ADAPTERS
+
+        if self.adapter not in ADAPTERS:
+            raise ConfigError(f"{where}: adapter {self.adapter!r} is not registered.{did_you_mean(self.adapter, ADAPTERS.names())}")
+        for source in self.sources:
+            if source.path and (Path(source.path).is_absolute() or ".." in Path(source.path).parts):
+                raise ConfigError(f"{where}: source {source.name!r}: path {source.path!r} must be relative, without '..' "
+                                  "(it names a place inside a mirror folder or the cache)")
 
     @property
     def slug(self) -> str:

@@ -71,3 +71,17 @@ def test_per_task_override_is_validated():
 def test_builtin_suites_load():
     assert load_suite("smoke").model == "tiny"
     assert len(load_suite("quick").tasks) == 6 and len(load_suite("paper").tasks) == 6
+
+
+SCHEMA_2_TRAIN_FIELDS = {"lr", "epochs", "max_steps", "batch_size", "eval_batch_size", "grad_accum", "warmup_ratio",
+                         "weight_decay", "eval_every", "early_stopping_patience", "max_length", "max_train_examples",
+                         "max_eval_examples", "bf16", "prune_vocab", "group_by_length", "threads"}
+
+
+def test_new_train_fields_do_not_change_the_ids_of_earlier_runs():
+    """A field added to TrainConfig must be execution-only or hashed only when changed from its default."""
+    import dataclasses
+
+    new = {f.name for f in dataclasses.fields(TrainConfig)} - SCHEMA_2_TRAIN_FIELDS
+    assert new <= set(TrainConfig.EXECUTION_ONLY) | set(TrainConfig.IDENTITY_IF_CHANGED), new
+    assert set(TrainConfig().identity()) == SCHEMA_2_TRAIN_FIELDS - set(TrainConfig.EXECUTION_ONLY)

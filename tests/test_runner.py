@@ -213,6 +213,12 @@ def test_every_arm_runs_on_the_tiny_model_and_says_what_it_did(tmp_path):
     (["--seeds", "0", "0"], "given more than once"),
     (["--set", "folds=[99]", "--tasks", "dna/promoters"], "folds [99] do not exist"),
     (["--set", "train.lr=0"], "train.lr: expected a learning rate > 0"),
+    (["--set", "train.batch_size=0"], "train.batch_size: expected >= 1"),
+    (["--set", "train.max_length=1"], "train.max_length: expected >= 3"),
+    (["--set", "train.max_length=999"], "max_length 999 for 'dna/splice' exceeds the 256 positions"),
+    (["--set", "baselines=[kmer]"], "Did you mean 'kmer-logreg'"),
+    (["--set", "lr_grid=[0.001,-1]"], "expected learning rates > 0"),
+    (["--data-dir", "/nonexistent/mirror"], "--data-dir /nonexistent/mirror: does not exist"),
     (["--set", "contrasts=[[pretrained,shuffled]]"], "names arm 'shuffled', which is not in inits"),
 ])
 def test_a_bad_request_fails_before_any_unit_and_writes_nothing(tmp_path, capsys, arguments, message):

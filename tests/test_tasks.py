@@ -87,7 +87,7 @@ def test_corrupted_real_mirror_copy_is_refused(tmp_path, mirror, monkeypatch):
     with open(copy, "r+b") as handle:
         handle.seek(100)
         handle.write(b"X")
-    monkeypatch.setattr(sources, "mirror_dirs", lambda extra=(): [tmp_path / "corrupt"])
+    monkeypatch.setattr(sources, "mirror_dirs", lambda extra=(): [(tmp_path / "corrupt", False)])
     monkeypatch.setattr(sources, "_download", lambda url, target: (_ for _ in ()).throw(OSError("no network")))
     with pytest.raises(SourceError, match=r"task 'dna/splice': source file 'splice.data' has a sha256 mismatch") as error:
         sources.resolve_source("dna/splice", get_task("dna/splice").sources[0])
@@ -97,7 +97,7 @@ def test_corrupted_real_mirror_copy_is_refused(tmp_path, mirror, monkeypatch):
 def test_missing_file_lists_every_place(tmp_path, monkeypatch):
     import crossdomain.sources as sources
 
-    monkeypatch.setattr(sources, "mirror_dirs", lambda extra=(): [tmp_path / "empty"])
+    monkeypatch.setattr(sources, "mirror_dirs", lambda extra=(): [(tmp_path / "empty", False)])
     spec = get_task("dna/splice").sources[0]
     monkeypatch.setattr(sources, "_download", lambda url, target: (_ for _ in ()).throw(OSError("no network")))
     with pytest.raises(SourceError) as error:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from crossdomain.adapters import register_adapter
 from crossdomain.adapters.base import Adapter, AdapterError, RawRecord
-from crossdomain.adapters.formats import comma_rows, fasta_records
+from crossdomain.adapters.formats import comma_rows, fasta_records, text_lines
 
 
 @register_adapter("protein")
@@ -42,8 +42,8 @@ class ProteinAdapter(Adapter):
             yield RawRecord(parts[0], location, list(seq.upper()), origin)
 
     def _read_modlamp(self, path: Path):
-        with open(path, encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
+        lines = text_lines(path)
+        header = lines[0].strip().split(",") if lines else []
         if len(header) < 4:
             raise AdapterError(f"{path}:1: expected modlamp header 'N,FEATURES,CLASS0,CLASS1', got {','.join(header)!r}")
         class_names = header[2:]

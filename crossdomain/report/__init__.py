@@ -18,6 +18,10 @@ from crossdomain.report import aggregate, figures, stats, tables
 CONVERGENCE_COLUMNS = ["steps_to_95", "seconds_to_95", "dev_auc"]
 
 
+class ReportError(ValueError):
+    """Nothing to report (no finished units); the message says what was found."""
+
+
 def run_plan(run_dirs: list[Path]) -> tuple[list[str], list[tuple[str, str]]]:
     """The arms (in suite order) and contrasts the runs' ``run.json`` declare, merged over the runs."""
     arms, contrasts = [], []
@@ -94,7 +98,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
     out_dir.mkdir(parents=True, exist_ok=True)
     table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
     if table.ok.empty:
-        raise ValueError(f"no finished units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed)")
+        raise ReportError(f"no finished units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
+                          f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''})")
     planned_arms, planned_contrasts = run_plan(run_dirs)
     arms = arm_order(table.ok["arm"], planned_arms)
     inits = arm_order(table.ok["init"], planned_arms)
