@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-units", action="store_true", help="print the unit ids the suite expands to; run nothing")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--executor", default="sequential",
+                     help="how units run: sequential (default), processes (local workers) or slurm (submitit job arrays)")
+    run.add_argument("--workers", type=int, default=0, help="processes: parallel workers (default: one per GPU, "
+                                                            "else cores ÷ threads per worker)")
+    run.add_argument("--threads-per-worker", type=int, default=0,
+                     help="processes: torch threads per worker (default: cores ÷ workers; never more threads than cores)")
+    run.add_argument("--slurm-partition", default="", help="slurm: partition")
+    run.add_argument("--slurm-time", type=int, default=120, metavar="MIN", help="slurm: time limit per unit (minutes)")
+    run.add_argument("--slurm-gpus", type=int, default=0, help="slurm: GPUs per unit")
+    run.add_argument("--slurm-cpus", type=int, default=4, help="slurm: CPUs per unit")
+    run.add_argument("--slurm-mem", type=int, default=16, metavar="GB", help="slurm: memory per unit (GB)")
+    run.add_argument("--slurm-array-parallelism", type=int, default=32, help="slurm: array tasks running at once")
+    run.add_argument("--dry-run", action="store_true", help="slurm: print what would be submitted, submit nothing")
     _add_data_dir(run)
 
     datasets = commands.add_parser("datasets", help="table of every task: sources, rows, drops, classes, lengths, splits")
@@ -58,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print the sha256 of each source as found (to write a new task definition); "
                                "reads no records")
     _add_data_dir(datasets)
+
+    status = commands.add_parser("status", help="units done / failed / running / pending of a run, with a projection")
+    status.add_argument("run", type=Path, help="run folder")
 
     report = commands.add_parser("report", help="tables and figures comparing the arms of one or more run folders")
     report.add_argument("runs", nargs="+", type=Path, help="run folder(s) holding units/*.json")
@@ -93,6 +109,7 @@ def _listed(names, describe) -> None:
 def cmd_list(args) -> None:
     from crossdomain.adapters import ADAPTERS
     from crossdomain.baselines import BASELINES
+    from crossdomain.executors import EXECUTORS
     from crossdomain.hooks import HOOKS
     from crossdomain.inits import INITS
     from crossdomain.mapping import MAPPINGS
@@ -127,6 +144,8 @@ def cmd_list(args) -> None:
     _listed(ALIASES, lambda name: f"{name:<10} {ALIASES[name][0]}")
     print("mapping strategies:")
     _listed(MAPPINGS.names(), lambda name: f"{name:<12} {(MAPPINGS.get(name).__doc__ or '').strip().splitlines()[0]}")
+    print("executors (--executor):")
+    _listed(EXECUTORS.names(), lambda name: f"{name:<12} {EXECUTORS.get(name).summary()}")
     print("post-training hooks:")
     _listed(HOOKS.names(), lambda name: f"{name:<12} {(HOOKS.get(name).__doc__ or '').strip()}")
 
@@ -175,6 +194,29 @@ def silence_progress_bars() -> None:
         hf_logging.disable_progress_bar()
 
 
+def make_run_executor(args):
+    from crossdomain.executors import ExecutorOptions, make_executor
+
+    for name in ("workers", "threads_per_worker", "slurm_time", "slurm_gpus", "slurm_cpus", "slurm_mem",
+                 "slurm_array_parallelism"):
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')}: expected >= 0, got {getattr(args, name)}")
+    if args.dry_run and args.executor != "slurm":
+        raise ConfigError("--dry-run goes with --executor slurm")
+    options = ExecutorOptions(
+        workers=args.workers, threads_per_worker=args.threads_per_worker, slurm_partition=args.slurm_partition,
+        slurm_time_min=args.slurm_time, slurm_gpus=args.slurm_gpus, slurm_cpus=args.slurm_cpus,
+        slurm_mem_gb=args.slurm_mem, slurm_array_parallelism=args.slurm_array_parallelism, dry_run=args.dry_run)
+    return make_executor(args.executor, options)
+
+
+def cmd_status(args) -> int:
+    from crossdomain.status import run_status
+
+    print(run_status(args.run))
+    return 0
+
+
 def effective_config(suite) -> dict:
     return {**dataclasses.asdict(suite),
             "effective_train": {task: dataclasses.asdict(suite.train_for(task)) for task in suite.tasks}}
@@ -186,8 +228,10 @@ def cmd_run(args) -> int:
     from crossdomain.runner import baseline_units, expand_units, run_suite
     from crossdomain.selection import selection_units
 
+    from crossdomain.executors import EXECUTORS
     from crossdomain.sources import check_data_dirs
 
+    EXECUTORS.get(args.executor)  # an unknown executor is refused before anything else
     check_data_dirs(args.data_dir)
     if args.no_progress:
         silence_progress_bars()
@@ -205,10 +249,17 @@ def cmd_run(args) -> int:
                     print(f"# {label}: {len(group)} units")
                     print("\n".join(u.unit_id for u in group))
         return 0
+    executor = make_run_executor(args)
     out = args.out or Path("runs") / suite.name
-    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress)  # validated again, before any write
+    if args.dry_run:
+        from crossdomain.runner import plan_dry_run
+
+        plan_dry_run(suite, out, data_dirs, executor)
+        return 0
+    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress, executor=executor)  # validated again
     failed = frame[frame["status"] != "ok"]
-    print(f"{len(frame)} units in {out}/units ({len(failed)} failed); table: {out / 'results.csv'}")
+    print(f"{len(frame)} units in {out}/units ({len(failed)} failed; {frame.attrs.get('ran_here', 0)} run by this "
+          f"process); table: {out / 'results.csv'}")
     if len(frame) > len(failed) and not args.no_report:
         from crossdomain.report import write_report
 
@@ -276,7 +327,8 @@ def cmd_bench(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench}
+    handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench,
+               "status": cmd_status}
     from crossdomain.models import ModelNotFoundError
     from crossdomain.record import RecordError
     from crossdomain.sources import SourceError

@@ -17,7 +17,7 @@ from crossdomain.atomic import atomic_write_json, atomic_write_text
 from crossdomain.config import SuiteConfig, to_yaml
 from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord, load_records
 from crossdomain.suites import task_folds, validate_suite
-from crossdomain.units import Unit, run_unit
+from crossdomain.units import Unit
 
 
 def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
@@ -69,9 +69,11 @@ class ResultsTable:
     def __init__(self, out_dir: Path):
         self.path = out_dir / "results.csv"
         self.rows = {record.unit_id: record.row() for record in load_unit_records(out_dir)}
+        self.added = 0  # units this process ran
 
     def add(self, record: UnitRecord) -> None:
         self.rows[record.unit_id] = record.row()
+        self.added += 1
         self.write()
 
     def frame(self):
@@ -86,34 +88,47 @@ class ResultsTable:
 
 
 def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: str, progress: bool,
-              on_unit_done: Callable[[UnitRecord], None] | None) -> None:
+              on_unit_done: Callable[[UnitRecord], None] | None, executor=None) -> None:
+    """Run the units not yet finished through the executor; this (coordinating) process updates results.csv."""
     from tqdm import tqdm
 
+    from crossdomain.executors import make_executor
+
+    executor = executor or make_executor("sequential")
     todo = [u for u in units if not finished_ok(out_dir, u)]
     if len(todo) < len(units):
         tqdm.write(f"{label}: {len(units) - len(todo)} of {len(units)} units already finished in {out_dir}")
-    bar = tqdm(todo, desc=label, unit="unit", disable=not progress)
-    for unit in bar:
-        bar.set_postfix_str(f"{unit.task} {unit.baseline or unit.init} seed {unit.seed} lr {unit.train.lr:g}")
-        record = run_unit(unit, out_dir)
+    bar = tqdm(total=len(todo), desc=label, unit="unit", disable=not progress)
+
+    def finished(record: UnitRecord) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"{record.unit.get('task')} {record.unit.get('baseline') or record.unit.get('init')}")
         if not record.ok:
-            tqdm.write(f"unit {unit.unit_id} failed: {record.error}")
+            tqdm.write(f"unit {record.unit_id} failed: {record.error}")
         results.add(record)
         if on_unit_done:
             on_unit_done(record)
 
+    try:
+        executor.run(todo, out_dir, finished)
+    finally:
+        bar.close()
 
-def write_plan(out_dir: Path, suite: SuiteConfig, units: list[Unit], selections: dict | None = None) -> None:
+
+def write_plan(out_dir: Path, suite: SuiteConfig, units: list[Unit], selections: dict | None = None,
+               executor=None) -> None:
     atomic_write_json(out_dir / "run.json", {
+        "executor": executor.describe() if executor is not None else {"executor": "sequential"},
         "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in units if not u.baseline)),
-        "baselines": list(suite.baselines), "units": [u.unit_id for u in units],
+        "baselines": list(suite.baselines),
+        "units": [{"id": u.unit_id, "task": u.task, "arm": u.baseline or u.init, "roles": list(u.roles)} for u in units],
         "selection": {f"{task}|{arm}": s.to_json() for (task, arm), s in (selections or {}).items()},
         "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
     })
 
 
 def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, results: ResultsTable, progress: bool,
-                          on_unit_done) -> tuple[list[Unit], dict]:
+                          on_unit_done, executor=None) -> tuple[list[Unit], dict]:
     """Run the lr-selection units, then give each main unit its arm's chosen lr."""
     from crossdomain import selection
 
@@ -121,7 +136,7 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
     if not plan:
         return units, {}
     run_units([u for by_lr in plan.values() for u in by_lr.values()], out_dir, results, f"{suite.name} lr selection",
-              progress, on_unit_done)
+              progress, on_unit_done, executor)
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
     chosen = {key: selection.choose(*key, by_lr, records) for key, by_lr in plan.items()}
     selection_ids = {u.unit_id for by_lr in plan.values() for u in by_lr.values()}
@@ -160,7 +175,7 @@ def prepare_output_dir(out_dir: Path) -> None:
 
 
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
-              on_unit_done: Callable[[UnitRecord], None] | None = None):
+              on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
     from crossdomain.sources import check_data_dirs
 
@@ -170,10 +185,23 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     baselines = baseline_units(suite, data_dirs)
     prepare_output_dir(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
-    write_plan(out_dir, suite, baselines + units)
+    write_plan(out_dir, suite, baselines + units, executor=executor)
     results = ResultsTable(out_dir)
-    run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done)
-    units, selections = select_learning_rates(suite, units, out_dir, results, progress, on_unit_done)
-    write_plan(out_dir, suite, baselines + units, selections)
-    run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done)
-    return results.write()
+    run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
+    units, selections = select_learning_rates(suite, units, out_dir, results, progress, on_unit_done, executor)
+    write_plan(out_dir, suite, baselines + units, selections, executor)
+    run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
+    frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
+    frame.attrs["ran_here"] = results.added
+    return frame
+
+
+def plan_dry_run(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...], executor) -> None:
+    """What the first submission would be (baselines and lr selection first; main units follow the selection)."""
+    validate_suite(suite, check_resources=True)
+    from crossdomain import selection
+
+    units = expand_units(suite, data_dirs)
+    first = baseline_units(suite, data_dirs) + [u for by_lr in selection.selection_units(suite, units).values()
+                                                 for u in by_lr.values()]
+    executor.run(first or units, out_dir, lambda record: None)

@@ -68,6 +68,31 @@ class Unit:
         return f"{task}__fold{self.fold}__{arm}__seed{self.seed}__map{self.mapping_seed}__{digest}"
 
 
+def finished(out_dir: Path, unit_id: str) -> bool:
+    from crossdomain.record import RecordError
+
+    path = out_dir / "units" / f"{unit_id}.json"
+    try:
+        return path.exists() and UnitRecord.load(path).ok
+    except RecordError:
+        return False
+
+
+def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
+    """Run the unit unless another live process holds it or has finished it meanwhile (then None)."""
+    from crossdomain.claims import release, try_claim
+
+    claim = try_claim(out_dir / "units", unit.unit_id)
+    if claim is None:
+        return None
+    try:
+        if finished(out_dir, unit.unit_id):
+            return None
+        return run_unit(unit, out_dir)
+    finally:
+        release(claim)
+
+
 def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     """Run a unit and write its result file, recording a failure instead of raising it."""
     from crossdomain import pipeline

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import crossdomain.runner as runner
+import crossdomain.units as units_module
 from crossdomain.cli import main
 from crossdomain.config import apply_overrides
 from crossdomain.suites import load_suite
@@ -47,8 +48,8 @@ def test_interrupted_run_resumes_without_rerunning_finished_units(tmp_path, mirr
     assert len(first_files) == 2 and len(pd.read_csv(out / "results.csv")) == 2
 
     executed = []
-    real_run_unit = runner.run_unit
-    monkeypatch.setattr(runner, "run_unit", lambda unit, o: executed.append(unit.unit_id) or real_run_unit(unit, o))
+    real_run_unit = units_module.run_unit
+    monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id) or real_run_unit(unit, o))
     frame = runner.run_suite(suite, out, progress=False)
     all_ids = [u.unit_id for u in runner.expand_units(suite)]
     assert sorted(executed) == sorted(set(all_ids) - set(finished))  # no unit ran twice
@@ -56,7 +57,7 @@ def test_interrupted_run_resumes_without_rerunning_finished_units(tmp_path, mirr
     assert len(frame) == 4 and set(frame["status"]) == {"ok"}
 
     fresh = tmp_path / "fresh"
-    monkeypatch.setattr(runner, "run_unit", real_run_unit)
+    monkeypatch.setattr(units_module, "run_unit", real_run_unit)
     runner.run_suite(suite, fresh, progress=False)
     assert unit_metrics(fresh) == unit_metrics(out)  # same seed, same machine → identical metrics and curves
 
@@ -234,7 +235,7 @@ def test_resuming_with_other_threads_and_eval_batch_recomputes_nothing(tmp_path,
     out = tmp_path / "run"
     runner.run_suite(suite, out, progress=False)
     executed = []
-    monkeypatch.setattr(runner, "run_unit", lambda unit, o: executed.append(unit.unit_id))
+    monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
     changed = apply_overrides(suite, ["train.threads=1", "train.eval_batch_size=7", "train.bf16=false"])
     runner.run_suite(changed, out, progress=False)
     assert executed == []

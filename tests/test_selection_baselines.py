@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from crossdomain import runner, selection
+from crossdomain import units as units_module
 from crossdomain.baselines import BASELINES, SymbolSplit
 from crossdomain.config import apply_overrides
 from crossdomain.record import UnitRecord
@@ -92,7 +93,7 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
     assert baseline_items and all(items == arm_items for items in baseline_items)  # exactly the same test items
 
     executed = []
-    monkeypatch.setattr(runner, "run_unit", lambda unit, o: executed.append(unit.unit_id))
+    monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
     runner.run_suite(suite, out, progress=False)
     assert executed == []
 

@@ -1,0 +1,133 @@
+"""Executors give the same units and metrics as a sequential run; concurrent runners never duplicate a unit."""
+import json
+import multiprocessing
+import re
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crossdomain import claims, runner
+from crossdomain.cli import main
+from crossdomain.config import apply_overrides
+from crossdomain.executors import ExecutorOptions, make_executor
+from crossdomain.suites import load_suite
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_suite():
+    return apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "seeds=[0,1]", "train.max_steps=6",
+                                                  "train.eval_every=3", "train.threads=1"])
+
+
+def outcomes(out: Path) -> dict:
+    return {r.unit_id: ([p["dev"] for p in r.curve], r.metrics["primary"], r.metrics["accuracy"])
+            for r in runner.load_unit_records(out)}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys() and len(a) == 4
+    for unit_id in a:
+        curve_a, primary_a, accuracy_a = a[unit_id]
+        curve_b, primary_b, accuracy_b = b[unit_id]
+        assert max(abs(x - y) for x, y in zip(curve_a, curve_b)) <= 1e-6, unit_id
+        assert abs(primary_a - primary_b) <= 1e-6 and abs(accuracy_a - accuracy_b) <= 1e-6, unit_id
+
+
+@pytest.fixture(scope="module")
+def sequential_run(tmp_path_factory, mirror):
+    out = tmp_path_factory.mktemp("sequential")
+    runner.run_suite(small_suite(), out, progress=False)
+    return outcomes(out)
+
+
+@pytest.mark.mirror
+def test_processes_executor_matches_the_sequential_run(tmp_path, sequential_run):
+    out = tmp_path / "processes"
+    executor = make_executor("processes", ExecutorOptions(workers=2, threads_per_worker=1))
+    runner.run_suite(small_suite(), out, progress=False, executor=executor)
+    assert_same(outcomes(out), sequential_run)
+    plan = json.loads((out / "run.json").read_text())
+    assert plan["executor"]["executor"] == "processes" and plan["executor"]["workers"] == 2
+    assert not list((out / "units").glob("*.claim"))  # every claim released
+
+
+@pytest.mark.mirror
+def test_submitit_local_executor_matches_the_sequential_run(tmp_path, sequential_run):
+    pytest.importorskip("submitit")
+    from crossdomain.executors.slurm import Slurm
+
+    executor = Slurm(ExecutorOptions(slurm_time_min=10, slurm_cpus=1, slurm_mem_gb=2))
+    executor.cluster = "local"
+    out = tmp_path / "slurm"
+    runner.run_suite(small_suite(), out, progress=False, executor=executor)
+    assert_same(outcomes(out), sequential_run)
+    assert list((out / "slurm").rglob("*_log.out"))  # submitit's logs under <out>/slurm/
+
+
+def test_slurm_dry_run_prints_the_submission_and_runs_nothing(tmp_path, capsys):
+    out = tmp_path / "dry"
+    assert main(["run", "--suite", "smoke", "--executor", "slurm", "--dry-run", "--slurm-partition", "gpu",
+                 "--slurm-gpus", "1", "--out", str(out), "--no-progress"]) == 0
+    submission = json.loads(capsys.readouterr().out)
+    assert submission["array_size"] == 8 and submission["parameters"]["slurm_partition"] == "gpu"
+    assert submission["parameters"]["gpus_per_node"] == 1 and submission["folder"].endswith("slurm")
+    assert not (out / "units").exists() or not list((out / "units").glob("*.json"))
+
+
+@pytest.mark.mirror
+def test_two_concurrent_runs_on_one_folder_run_every_unit_exactly_once(tmp_path):
+    out = tmp_path / "shared"
+    command = [sys.executable, "-m", "crossdomain", "run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds",
+               "0", "1", "--out", str(out), "--no-progress", "--no-report", "--set", "train.max_steps=6",
+               "--set", "train.eval_every=3", "--set", "train.threads=1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ran = 0
+    for process in (first, second):
+        stdout, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+        ran += int(re.search(r"(\d+) run by this process", stdout).group(1))
+    assert ran == 4  # together they ran each of the 4 units once; neither ran a unit the other had claimed or done
+    records = runner.load_unit_records(out)
+    assert len(records) == 4 and all(r.ok for r in records)
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results["unit_id"]) == sorted(r.unit_id for r in records)
+    assert not list((out / "units").glob("*.claim"))
+
+
+def test_a_claim_is_exclusive_and_a_dead_processes_claim_is_taken_over(tmp_path):
+    units = tmp_path / "units"
+    mine = claims.try_claim(units, "u1")
+    assert mine is not None and claims.try_claim(units, "u1") is None  # held by this live process
+    claims.release(mine)
+    dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    dead.start()
+    dead.join()
+    (units / "u2.claim").write_text(json.dumps({"host": os.uname().nodename, "pid": dead.pid, "since": time.time()}))
+    assert claims.try_claim(units, "u2") is not None  # stale: its process is gone
+
+
+@pytest.mark.mirror
+def test_status_on_a_partial_run(tmp_path, capsys):
+    suite = small_suite()
+    out = tmp_path / "partial"
+    done = []
+
+    def stop_after_one(record):
+        done.append(record)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_suite(suite, out, progress=False, on_unit_done=stop_after_one)
+    claims.try_claim(out / "units", runner.expand_units(suite)[-1].unit_id)  # as if another runner held it
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
+    assert "projected remaining" in text
