@@ -18,11 +18,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
+        publish(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def publish(temporary, path, directory: bool = False) -> None:
+    """Give a finished temporary file (or folder) the user's usual permissions, then rename it into place.
+
+    mkstemp/mkdtemp create 0600/0700 entries; every output should look like one ``open()`` made (the umask's).
+    """
+    os.chmod(temporary, (0o777 if directory else 0o666) & ~_umask())
+    os.replace(temporary, path)
 
 
 def atomic_write_json(path: Path, data: dict) -> None:

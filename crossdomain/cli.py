@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
                                "reads no records")
     _add_data_dir(datasets)
 
+    analyze = commands.add_parser("analyze", help="look inside the models: layer probes, attention, CKA, embeddings")
+    analyze.add_argument("run", type=Path, help="run folder")
+    analyze.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks")
+    analyze.add_argument("--examples", type=int, default=256, help="items sampled from each split (default 256)")
+    analyze.add_argument("--analyses", nargs="+", metavar="NAME", help="only these analyses (see `crossdomain list`)")
+    analyze.add_argument("--all-seeds", action="store_true", help="every unit, not one per task and arm")
+    _add_data_dir(analyze)
+
     status = commands.add_parser("status", help="units done / failed / running / pending of a run, with a projection")
     status.add_argument("run", type=Path, help="run folder")
 
@@ -108,6 +116,7 @@ def _listed(names, describe) -> None:
 
 def cmd_list(args) -> None:
     from crossdomain.adapters import ADAPTERS
+    from crossdomain.analysis import ANALYSES
     from crossdomain.baselines import BASELINES
     from crossdomain.executors import EXECUTORS
     from crossdomain.hooks import HOOKS
@@ -144,6 +153,8 @@ def cmd_list(args) -> None:
     _listed(ALIASES, lambda name: f"{name:<10} {ALIASES[name][0]}")
     print("mapping strategies:")
     _listed(MAPPINGS.names(), lambda name: f"{name:<12} {(MAPPINGS.get(name).__doc__ or '').strip().splitlines()[0]}")
+    print("analyses (crossdomain analyze):")
+    _listed(ANALYSES.names(), lambda name: f"{name:<14} {(ANALYSES.get(name).__doc__ or '').strip().splitlines()[0]}")
     print("executors (--executor):")
     _listed(EXECUTORS.names(), lambda name: f"{name:<12} {EXECUTORS.get(name).summary()}")
     print("post-training hooks:")
@@ -208,6 +219,23 @@ def make_run_executor(args):
         slurm_time_min=args.slurm_time, slurm_gpus=args.slurm_gpus, slurm_cpus=args.slurm_cpus,
         slurm_mem_gb=args.slurm_mem, slurm_array_parallelism=args.slurm_array_parallelism, dry_run=args.dry_run)
     return make_executor(args.executor, options)
+
+
+def cmd_analyze(args) -> int:
+    from crossdomain.analysis import ANALYSES
+
+    if args.examples < 8:
+        raise ConfigError(f"--examples: expected >= 8, got {args.examples}")
+    for name in args.analyses or []:
+        ANALYSES.get(name)
+    if not (args.run / "units").is_dir():
+        raise ConfigError(f"{args.run}: no units/ folder (is this a crossdomain run folder?)")
+    from crossdomain.analysis.runner import run_analyses
+
+    silence_progress_bars()
+
+    print(f"analysis: {run_analyses(args.run, args.tasks, args.examples, args.analyses, args.all_seeds) / 'analysis.md'}")
+    return 0
 
 
 def cmd_status(args) -> int:
@@ -328,7 +356,7 @@ def cmd_bench(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench,
-               "status": cmd_status}
+               "status": cmd_status, "analyze": cmd_analyze}
     from crossdomain.models import ModelNotFoundError
     from crossdomain.record import RecordError
     from crossdomain.sources import SourceError

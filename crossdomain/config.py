@@ -40,10 +40,11 @@ class TrainConfig:
     prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
     group_by_length: bool = False  # length-grouped batches: less padding, but class-skewed batches where length tells the class
     threads: int = 0  # torch CPU threads; 0 = all cores
+    save_model: bool = False  # keep the fine-tuned weights (safetensors) in units/<unit_id>/ for `crossdomain analyze`
 
     # how a unit is executed, not what it computes: recorded in the unit file, left out of the unit id,
     # so a run can be resumed with other threads or evaluation batches (bf16 only acts on CUDA)
-    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16")
+    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
     IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ()

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from crossdomain.adapters import ADAPTERS, AdapterError, Record
+from crossdomain.atomic import publish
 from crossdomain.sources import ResolvedSource, cache_dir, resolve_source
 from crossdomain.splits import Fold, make_folds
 from crossdomain.tasks import TaskDefinition, get_task
@@ -78,7 +79,7 @@ def write_records_cache(path: Path, records: list[Record], counts: dict, alphabe
                                   "records": len(records)}) + "\n")
             for r in records:
                 out.write(json.dumps([r.id, r.label, r.symbols, r.origin, r.group]) + "\n")
-        os.replace(temporary, path)
+        publish(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
 

@@ -36,8 +36,9 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
             for mapping_seed in suite.mapping_seeds:
                 for seed in suite.seeds:
                     for arm in arms:
+                        hooks = tuple(dict.fromkeys([*suite.hooks, *(["save-model"] if train.save_model else [])]))
                         units.append(Unit(task, fold, arm, seed, mapping_seed, suite.model, suite.mapping, train,
-                                          data_dirs, tuple(suite.hooks)))
+                                          data_dirs, hooks))
     return units
 
 

@@ -146,7 +146,9 @@ def download_verified(spec: SourceSpec) -> tuple[Path, str]:
         _download(spec.url, Path(temporary))
         digest = _file_sha256(Path(temporary))
         if digest == spec.sha256:
-            os.replace(temporary, target)
+            from crossdomain.atomic import publish
+
+            publish(temporary, target)
             return target, digest
         return Path(temporary), digest
     finally:

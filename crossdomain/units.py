@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossdomain import provenance
-from crossdomain.atomic import atomic_write_text
+from crossdomain.atomic import atomic_write_text, publish
 from crossdomain.config import TrainConfig
 from crossdomain.record import UnitRecord
 from crossdomain.tasks import get_task
@@ -135,7 +135,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
 def publish_artifacts(staging: Path, target: Path, keep: bool) -> None:
     if keep:
         shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        publish(staging, target, directory=True)
     else:
         shutil.rmtree(staging, ignore_errors=True)
 

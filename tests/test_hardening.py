@@ -311,15 +311,19 @@ def test_the_cache_key_covers_the_adapters_code(tmp_path):
 
 
 def test_output_files_follow_the_umask(tmp_path):
+    from crossdomain.adapters import Record
     from crossdomain.atomic import atomic_write_json
+    from crossdomain.data import write_records_cache
 
     previous = os.umask(0o022)
     try:
         atomic_write_json(tmp_path / "a.json", {"x": 1})
+        write_records_cache(tmp_path / "cache.jsonl.gz", [Record("r", "a", ["A"], "f:1")], {}, ["A"])
         (tmp_path / "b.txt").write_text("x")
     finally:
         os.umask(previous)
-    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o644
+    modes = {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("a.json", "cache.jsonl.gz", "b.txt")}
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_a_broken_plugin_and_a_broken_task_file_do_not_break_list(tmp_path):

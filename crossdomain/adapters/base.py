@@ -116,6 +116,14 @@ class Adapter:
         self.counts["records with replaced symbols"] += 1
         return [s if s in allowed else self.unknown_symbol for s in symbols]
 
+    @classmethod
+    def symbol_similarity(cls, symbols: list[str]):
+        """Optional: the domain's own similarity of each symbol pair (len × len, NaN where undefined), or None.
+
+        ``crossdomain analyze`` correlates it with the learned geometry of the mapped tokens' embeddings.
+        """
+        return None
+
     def symbol_alphabet(self, records: Iterable[Record]) -> list[str]:
         """The alphabet the token mapping covers: declared, or every symbol seen, sorted."""
         if self.alphabet is not None:

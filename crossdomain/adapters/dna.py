@@ -36,6 +36,16 @@ class DNAAdapter(Adapter):
                 else:
                     raise AdapterError(f"adapter 'dna': unknown format {fmt!r}; expected 'uci' or 'fasta'")
 
+    @classmethod
+    def symbol_similarity(cls, symbols):
+        """Watson-Crick complementarity: 1 for A-T and C-G, 0 for other pairs of bases, undefined for N."""
+        import numpy as np
+
+        pairs = {frozenset("AT"), frozenset("CG")}
+        known = set(cls.alphabet)
+        return np.array([[float(frozenset((a, b)) in pairs) if a in known and b in known and a != b else np.nan
+                          for b in symbols] for a in symbols])
+
     @staticmethod
     def _read_uci(path: Path):
         for origin, (label, name, sequence) in comma_rows(path, n_fields=3):

@@ -62,6 +62,15 @@ class MusicAdapter(Adapter):
     accepted_options = ("label_by_source", "workers")
     description = "music21 scores → MIDI-pitch/rest symbols, one sequence per voice"
 
+    @classmethod
+    def symbol_similarity(cls, symbols):
+        """Minus the distance in semitones between two pitches (p60 vs p64: -4); undefined for rests."""
+        import numpy as np
+
+        midi = [int(s[1:]) if s.startswith("p") and s[1:].isdigit() else None for s in symbols]
+        return np.array([[-abs(a - b) if a is not None and b is not None else np.nan for b in midi] for a in midi],
+                        dtype=float)
+
     def read_raw(self, sources: dict[str, list[Path]]):
         label_by_source = self.options.get("label_by_source") or {}
         missing = sorted(set(sources) - set(label_by_source))

@@ -41,6 +41,17 @@ class ProteinAdapter(Adapter):
             location = parts[1].rsplit("-", 1)[0]
             yield RawRecord(parts[0], location, list(seq.upper()), origin)
 
+    @classmethod
+    def symbol_similarity(cls, symbols):
+        """BLOSUM62 substitution scores (Biopython), undefined for symbols the matrix lacks."""
+        import numpy as np
+        from Bio.Align import substitution_matrices
+
+        blosum = substitution_matrices.load("BLOSUM62")
+        letters = set(blosum.alphabet)
+        return np.array([[float(blosum[a][b]) if a in letters and b in letters else np.nan for b in symbols]
+                         for a in symbols])
+
     def _read_modlamp(self, path: Path):
         lines = text_lines(path)
         header = lines[0].strip().split(",") if lines else []

@@ -1,0 +1,109 @@
+"""Attention patterns (Clark et al. 2019): where each head looks, on non-text input."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crossdomain.analysis.base import DOMINANT_THRESHOLD, PATTERNS, dominant_patterns
+from crossdomain.analysis.context import AnalysisContext, AnalysisResult
+
+SHOWN = ("previous", "next", "self", "same_symbol", "cls", "sep")
+
+
+class Attention:
+    """Per layer and head: attention entropy and shares on previous/next token, itself, the same symbol, [CLS], [SEP]."""
+
+    name = "attention"
+
+    def run(self, context: AnalysisContext) -> AnalysisResult:
+        rows, heat, examples = [], {}, {}
+        for record in context.records:
+            for state in ("before", "after"):
+                reps = context.representations(record, state, "test")
+                if reps is None or reps.attention_shares is None:
+                    continue
+                dominant = dominant_patterns(reps.attention_shares)
+                layers, heads, _ = reps.attention_shares.shape
+                for layer in range(layers):
+                    for head in range(heads):
+                        rows.append({"task": record.unit["task"], "arm": record.unit["init"], "unit_id": record.unit_id,
+                                     "state": state, "layer": layer, "head": head,
+                                     "entropy": float(reps.attention_entropy[layer, head]),
+                                     **{f"share_{p}": float(reps.attention_shares[layer, head, i])
+                                        for i, p in enumerate(PATTERNS)},
+                                     "dominant": dominant[layer, head]})
+                heat[(record.unit["task"], record.unit["init"], state)] = reps.attention_shares
+                examples[(record.unit["task"], record.unit["init"], state)] = reps.example_attention
+        table = pd.DataFrame(rows)
+        figures = {}
+        for task in sorted({k[0] for k in heat}):
+            figures[f"attention_{task.replace('/', '-')}"] = heat_maps(task, heat)
+            figures[f"heads_{task.replace('/', '-')}"] = head_view(task, heat, examples)
+        counts = (table.groupby(["task", "arm", "state", "dominant"]).size().unstack(fill_value=0).reset_index()
+                  if not table.empty else pd.DataFrame())
+        notes = [
+            "Attention: for every symbol query (not [CLS]/[SEP]) of a sample of test items, the attention mass of each "
+            "head split into exclusive patterns, in this priority: itself, [CLS], [SEP], the previous token, the next "
+            "token, the same symbol elsewhere, other (so the shares of each query sum to 1); averaged over queries. "
+            f"A head's dominant pattern is the one holding ≥ {DOMINANT_THRESHOLD:.0%} of its attention, else 'broad'.",
+        ]
+        if not counts.empty:
+            from crossdomain.report.tables import to_markdown
+
+            notes += ["", "Heads by dominant pattern:", "", to_markdown(counts)]
+        return AnalysisResult(table, figures, notes)
+
+
+def heat_maps(task: str, heat: dict):
+    import matplotlib.pyplot as plt
+
+    from crossdomain.report.figures import STYLE
+
+    keys = [k for k in heat if k[0] == task]
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(len(keys), len(SHOWN), figsize=(1.1 * len(SHOWN) + 1, 0.9 * len(keys) + 0.6),
+                                    layout="constrained", squeeze=False)
+        for row, key in enumerate(keys):
+            shares = heat[key]
+            for column, pattern in enumerate(SHOWN):
+                ax = axes[row][column]
+                image = ax.imshow(shares[..., PATTERNS.index(pattern)], vmin=0, vmax=1, cmap="viridis", aspect="auto")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    ax.set_title(pattern)
+                if column == 0:
+                    ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
+        figure.colorbar(image, ax=axes, shrink=0.6, label="share of attention (rows: layers, columns: heads)")
+        figure.suptitle(f"{task}: attention share per layer × head")
+    return figure
+
+
+def head_view(task: str, heat: dict, examples: dict):
+    """The attention matrix of one test item for the strongest previous-, next-token and [CLS] heads of each state."""
+    import matplotlib.pyplot as plt
+
+    from crossdomain.report.figures import STYLE
+
+    keys = [k for k in heat if k[0] == task and examples.get(k) is not None]
+    patterns = ("previous", "next", "cls")
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(len(keys), len(patterns), figsize=(1.3 * len(patterns) + 0.8, 1.2 * len(keys) + 0.4),
+                                    layout="constrained", squeeze=False)
+        for row, key in enumerate(keys):
+            shares, matrix = heat[key], examples[key]
+            for column, pattern in enumerate(patterns):
+                layer, head = np.unravel_index(np.argmax(shares[..., PATTERNS.index(pattern)]), shares.shape[:2])
+                ax = axes[row][column]
+                ax.imshow(matrix[layer, head], cmap="Greys", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"{pattern}: L{layer} H{head} ({shares[layer, head, PATTERNS.index(pattern)]:.2f})",
+                             fontsize=5)
+                if column == 0:
+                    ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
+        figure.suptitle(f"{task}: one test item, query rows × key columns")
+    return figure
+
+
+ANALYSIS = Attention

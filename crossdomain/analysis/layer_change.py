@@ -1,0 +1,52 @@
+"""Layer change (Kornblith et al. 2019): CKA between states of the same layer."""
+from __future__ import annotations
+
+import pandas as pd
+
+from crossdomain.analysis.cka import debiased_linear_cka, linear_cka
+from crossdomain.analysis.context import AnalysisContext, AnalysisResult
+
+
+class LayerChange:
+    """Linear CKA (and debiased) per layer: before vs after fine-tuning per arm, and between arms after fine-tuning."""
+
+    name = "layer-change"
+
+    def run(self, context: AnalysisContext) -> AnalysisResult:
+        from crossdomain.analysis.figures import lines_by_layer
+        from crossdomain.inits import FULL_ARM, REFERENCE_ARM
+
+        rows = []
+        for record in context.records:
+            before = context.representations(record, "before", "test")
+            after = context.representations(record, "after", "test")
+            if before is None or after is None:
+                continue
+            for layer in range(before.pooled.shape[0]):
+                rows.append({"task": record.unit["task"], "comparison": f"{record.unit['init']}: before vs after",
+                             "arm": record.unit["init"], "state": "after", "layer": layer,
+                             "cka": linear_cka(before.pooled[layer], after.pooled[layer]),
+                             "cka_debiased": debiased_linear_cka(before.pooled[layer], after.pooled[layer])})
+        for task in context.tasks:
+            by_arm = {r.unit["init"]: r for r in context.arms(task)}
+            if FULL_ARM in by_arm and REFERENCE_ARM in by_arm:
+                a = context.representations(by_arm[FULL_ARM], "after", "test")
+                b = context.representations(by_arm[REFERENCE_ARM], "after", "test")
+                if a is not None and b is not None:
+                    for layer in range(a.pooled.shape[0]):
+                        rows.append({"task": task, "comparison": f"{FULL_ARM} vs {REFERENCE_ARM} (after)",
+                                     "arm": f"{FULL_ARM} vs {REFERENCE_ARM}", "state": "after", "layer": layer,
+                                     "cka": linear_cka(a.pooled[layer], b.pooled[layer]),
+                                     "cka_debiased": debiased_linear_cka(a.pooled[layer], b.pooled[layer])})
+        table = pd.DataFrame(rows)
+        figures = {"layer_change": lines_by_layer(table, "cka", "Linear CKA per layer", "CKA")} if not table.empty else {}
+        notes = ["Layer change: linear CKA (and its debiased form) between the mean-pooled states of the same test "
+                 "items, per layer: each arm before vs after fine-tuning (1 = the layer was not rewritten), and the "
+                 "fine-tuned full arm vs the fine-tuned reference arm. Needs the fine-tuned weights."]
+        if context.missing_after:
+            notes.append(f"Skipped for {len(context.missing_after)} unit(s) without saved weights (run with "
+                         "`--set train.save_model=true`).")
+        return AnalysisResult(table, figures, notes)
+
+
+ANALYSIS = LayerChange

@@ -1,0 +1,59 @@
+"""Layer probes (Tenney et al. 2019): how well each layer's states separate the task's classes."""
+from __future__ import annotations
+
+import pandas as pd
+
+from crossdomain.analysis.context import AnalysisContext, AnalysisResult
+
+
+def probe_score(train_x, train_y, test_x, test_y, metric: str) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from crossdomain.metrics import classification_metrics
+
+    if len(set(train_y)) < 2:
+        return float("nan")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+    model.fit(train_x, train_y)
+    return classification_metrics(test_y, model.predict(test_x))[metric]
+
+
+class Probes:
+    """Logistic-regression probe per layer on mean-pooled and [CLS] states: train-split sample → test-split sample."""
+
+    name = "probes"
+
+    def run(self, context: AnalysisContext) -> AnalysisResult:
+        from crossdomain.analysis.figures import lines_by_layer
+
+        rows = []
+        for record in context.records:
+            metric = record.metrics["primary_metric"]
+            for state in ("before", "after"):
+                train = context.representations(record, state, "train")
+                test = context.representations(record, state, "test")
+                if train is None or test is None:
+                    continue
+                for pooling in ("mean", "cls"):
+                    train_states = train.pooled if pooling == "mean" else train.cls
+                    test_states = test.pooled if pooling == "mean" else test.cls
+                    for layer in range(train_states.shape[0]):
+                        rows.append({"task": record.unit["task"], "arm": record.unit["init"], "unit_id": record.unit_id,
+                                     "state": state, "pooling": pooling, "layer": layer, "metric": metric,
+                                     "score": probe_score(train_states[layer], train.labels, test_states[layer],
+                                                          test.labels, metric)})
+        table = pd.DataFrame(rows)
+        figures = {}
+        if not table.empty:
+            figures["probes"] = lines_by_layer(table[table["pooling"] == "mean"], "score",
+                                               "Probe score per layer (mean-pooled states)", "probe test score")
+        return AnalysisResult(table, figures, [
+            "Probes: scikit-learn logistic regression (standardised features, C=1) per layer, trained on a seeded "
+            f"sample of the unit's train split and scored (task's primary metric) on a sample of its test split "
+            f"({context.examples} items each). Layer 0 is the embedding output. Read: does a text-pretrained body, "
+            "before any fine-tuning, separate the classes better than a random one, and at which depth?"])
+
+
+ANALYSIS = Probes

@@ -1,0 +1,88 @@
+"""crossdomain analyze: CKA's defining properties, attention shares, probes on the tiny model, determinism."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from crossdomain.analysis.base import PATTERNS, attention_statistics, pattern_masks
+from crossdomain.analysis.cka import debiased_linear_cka, linear_cka
+from crossdomain.cli import main
+from tests.test_hardening import synthetic  # noqa: F401 - the synthetic task fixture
+
+
+def test_cka_defining_properties():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8))
+    y = x @ rng.normal(size=(8, 5)) + 0.5 * rng.normal(size=(60, 5))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert debiased_linear_cka(x, x) == pytest.approx(1.0)
+    rotation, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    assert linear_cka(x @ rotation, y) == pytest.approx(linear_cka(x, y))  # orthogonal transform
+    assert linear_cka(3.7 * x, y) == pytest.approx(linear_cka(x, y))  # isotropic scaling
+    assert debiased_linear_cka(x @ rotation * 2, y) == pytest.approx(debiased_linear_cka(x, y))
+    # by hand, one feature each: linear CKA is the squared correlation; x=[1,2,3], y=[1,2,4] → 9 / (2 · 14/3) = 27/28
+    assert linear_cka(np.array([[1.0], [2.0], [3.0]]), np.array([[1.0], [2.0], [4.0]])) == pytest.approx(27 / 28)
+    noise = rng.normal(size=(60, 8))
+    assert debiased_linear_cka(x, noise) < linear_cka(x, noise)  # the debiased form removes the small-n upward bias
+
+
+def test_attention_patterns_partition_each_query_and_shares_sum_to_one():
+    from crossdomain.inits import InitContext, parse_init
+    from crossdomain.models import resolve_model
+
+    ids = torch.tensor([101, 2000, 2001, 2000, 2002, 102, 0, 0])
+    masks = pattern_masks(ids, length=6)
+    real = torch.zeros(8, 8, dtype=torch.bool)
+    real[:6, :6] = True
+    assert torch.equal(masks.sum(0), real.long())  # exclusive and complete on real tokens
+    assert masks[PATTERNS.index("same_symbol"), 1, 3] and masks[PATTERNS.index("previous"), 2, 1]
+    assert masks[PATTERNS.index("cls"), 1, 0] and not masks[PATTERNS.index("previous"), 1, 0]  # [CLS] comes first
+
+    model = parse_init("random").build(InitContext(resolve_model("tiny"), 2, 0)).model.eval()
+    model.set_attn_implementation("eager")
+    batch = torch.stack([ids, torch.tensor([101, 2003, 2003, 102, 0, 0, 0, 0])])
+    mask = (batch != 0).long()
+    with torch.no_grad():
+        attentions = torch.stack(model.base_model(input_ids=batch, attention_mask=mask, output_attentions=True).attentions)
+    shares, entropy, count = attention_statistics(attentions, batch, mask)
+    assert count == 4 + 2
+    np.testing.assert_allclose(shares.sum(-1) / count, 1.0, atol=1e-5)
+    assert (entropy > 0).all()
+
+
+def run_synthetic(root, save: bool):
+    out = root / ("saved" if save else "plain")
+    assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
+                 "--no-progress", "--no-report", "--set", "train.max_steps=30", "--set", "train.eval_every=15",
+                 "--set", "train.lr=3e-3", "--set", f"train.save_model={str(save).lower()}"]) == 0
+    return out
+
+
+def test_analyze_with_saved_weights_gives_all_four_analyses_deterministically(synthetic):
+    out = run_synthetic(synthetic, save=True)
+    assert main(["analyze", str(out), "--examples", "32"]) == 0
+    probes = pd.read_csv(out / "analysis" / "probes.csv")
+    assert set(probes["state"]) == {"before", "after"} and set(probes["arm"]) == {"pretrained", "random"}
+    assert sorted(probes["layer"].unique()) == [0, 1, 2] and probes["score"].between(0, 1).all()
+    after = probes[(probes["state"] == "after") & (probes["pooling"] == "mean")]
+    assert after["score"].max() >= 0.9  # the fine-tuned model separates the motif classes
+    change = pd.read_csv(out / "analysis" / "layer-change.csv")
+    assert {"pretrained: before vs after", "random: before vs after", "pretrained vs random (after)"} <= set(change["comparison"])
+    assert change["cka"].between(0, 1 + 1e-9).all()
+    embeddings = pd.read_csv(out / "analysis" / "embeddings.csv")
+    assert len(embeddings) == 4 and embeddings["pairs"].eq(6).all()  # the 6 pairs of A, C, G, T
+    attention = pd.read_csv(out / "analysis" / "attention.csv")
+    np.testing.assert_allclose(attention.filter(like="share_").sum(axis=1), 1.0, atol=1e-4)
+    first = {name: (out / "analysis" / name).read_bytes() for name in ("probes.csv", "attention.csv", "layer-change.csv")}
+    assert main(["analyze", str(out), "--examples", "32"]) == 0
+    assert {name: (out / "analysis" / name).read_bytes() for name in first} == first
+
+
+def test_analyze_without_saved_weights_does_the_before_half_and_says_what_is_missing(synthetic):
+    out = run_synthetic(synthetic, save=False)
+    assert main(["analyze", str(out), "--examples", "32", "--analyses", "probes", "layer-change"]) == 0
+    probes = pd.read_csv(out / "analysis" / "probes.csv")
+    assert set(probes["state"]) == {"before"}
+    text = (out / "analysis" / "analysis.md").read_text()
+    assert "Fine-tuned weights missing" in text and "train.save_model=true" in text
+    assert not (out / "analysis" / "layer-change.csv").exists()
