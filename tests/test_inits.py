@@ -24,18 +24,15 @@ def checkpoint():
 def test_spec_parsing_is_canonical_and_checked():
     assert parse_init("pretrained-layers:k=3").spec == "pretrained-layers:k=3"
     assert parse_init("frozen").spec == parse_init(" frozen:base=pretrained ").spec == "frozen:base=pretrained"
-    with pytest.raises(UnknownNameError, match=r"Did you mean 'stats-matched'"):
-        parse_init("stats-match")
-    with pytest.raises(ConfigError, match=r"unknown key 'kk'.*Did you mean 'k'"):
-        parse_init("pretrained-layers:kk=3")
-    with pytest.raises(ConfigError, match=r"missing key\(s\) 'k'"):
-        parse_init("pretrained-layers")
-    with pytest.raises(ConfigError, match=r"k: expected int, got 'three'"):
-        parse_init("pretrained-layers:k=three")
-    with pytest.raises(ConfigError, match=r"unknown base arm 'randm'.*Did you mean 'random'"):
-        parse_init("frozen:base=randm")
-    with pytest.raises(ConfigError, match=r"expected NAME:KEY=VALUE"):
-        parse_init("frozen:random")
+    bad = {"stats-match": (UnknownNameError, r"Did you mean 'stats-matched'"),
+           "pretrained-layers:kk=3": (ConfigError, r"unknown key 'kk'.*Did you mean 'k'"),
+           "pretrained-layers": (ConfigError, r"missing key\(s\) 'k'"),
+           "pretrained-layers:k=three": (ConfigError, r"k: expected int, got 'three'"),
+           "frozen:base=randm": (ConfigError, r"unknown base arm 'randm'.*Did you mean 'random'"),
+           "frozen:random": (ConfigError, r"expected NAME:KEY=VALUE")}
+    for spec, (error, message) in bad.items():
+        with pytest.raises(error, match=message):
+            parse_init(spec)
     assert {"pretrained", "random", "reinit-embeddings", "stats-matched", "shuffled", "pretrained-layers",
             "frozen"} <= set(INITS.names())
     assert all(INITS.get(name).summary() for name in INITS.names())  # a one-line docstring each

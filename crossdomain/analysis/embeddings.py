@@ -63,14 +63,13 @@ class Embeddings:
 def bars(table: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    from crossdomain.analysis.figures import colours, panels
-    from crossdomain.report.figures import STYLE
+    from crossdomain.report.figures import STYLE, arm_colours, panels
 
     tasks = sorted(table["task"].unique())
     arms = list(dict.fromkeys(table["arm"]))
-    palette = colours(arms)
+    palette = arm_colours(arms)
     with plt.rc_context(STYLE):
-        figure, axes = panels(len(tasks))
+        figure, axes = panels(len(tasks), height=1.8)
         for ax, task in zip(axes, tasks):
             rows = table[table["task"] == task]
             for i, arm in enumerate(arms):

@@ -7,32 +7,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from crossdomain.report.figures import PALETTE, SINGLE_COLUMN_IN, STYLE  # noqa: E402
+from crossdomain.report.figures import STYLE, arm_colours, panels  # noqa: E402
 
 STATE_STYLE = {"before": "--", "after": "-"}
-
-
-def colours(arms: list[str]) -> dict[str, str]:
-    return {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
-
-
-def panels(count: int, width_per: float = SINGLE_COLUMN_IN / 1.5, height: float = 1.8):
-    columns = min(3, max(count, 1))
-    rows = int(np.ceil(max(count, 1) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(width_per * columns, height * rows), layout="constrained",
-                                squeeze=False)
-    for ax in list(axes.flat)[count:]:
-        ax.set_visible(False)
-    return figure, list(axes.flat)[:count]
 
 
 def lines_by_layer(frame, value: str, title: str, ylabel: str, group: str = "arm"):
     """One panel per task: value vs layer, a colour per arm, dashed = before fine-tuning, solid = after."""
     tasks = sorted(frame["task"].unique())
     arms = list(dict.fromkeys(frame[group]))
-    palette = colours(arms)
+    palette = arm_colours(arms)
     with plt.rc_context(STYLE):
-        figure, axes = panels(len(tasks))
+        figure, axes = panels(len(tasks), height=1.8)
         for ax, task in zip(axes, tasks):
             for (arm, state), rows in frame[frame["task"] == task].groupby([group, "state"], sort=False):
                 rows = rows.sort_values("layer")

@@ -121,17 +121,23 @@ def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, reference: 
     ax.set_ylabel("dev score")
 
 
+def panels(count: int, height: float = 1.7, width_per: float = SINGLE_COLUMN_IN / 1.5):
+    """A grid of up to three panels a row for ``count`` small multiples (call inside ``plt.rc_context(STYLE)``)."""
+    columns = min(3, max(count, 1))
+    rows = int(np.ceil(max(count, 1) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(width_per * columns, height * rows), layout="constrained",
+                                squeeze=False)
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    return figure, list(axes.flat)[:count]
+
+
 def curves_figure(curves, arms, tasks, reference: dict | None = None):
-    columns = min(3, len(tasks))
-    rows = int(np.ceil(len(tasks) / columns))
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(rows, columns, figsize=(SINGLE_COLUMN_IN * columns / 1.5, 1.7 * rows),
-                                    layout="constrained", squeeze=False)
-        for ax, task in zip(axes.flat, tasks):
+        figure, axes = panels(len(tasks))
+        for ax, task in zip(axes, tasks):
             draw_curve(ax, curves, arms, task, reference)
-        for ax in list(axes.flat)[len(tasks):]:
-            ax.set_visible(False)
-        axes.flat[0].legend(frameon=False)
+        axes[0].legend(frameon=False)
     return figure
 
 
@@ -140,12 +146,9 @@ def learning_rate_figure(learning_rates: pd.DataFrame, arms: list[str]):
     tasks = sorted(learning_rates["task"].unique())
     shown = [a for a in arms if a in set(learning_rates["arm"])]
     colours = arm_colours(arms)
-    columns = min(3, len(tasks))
-    rows = int(np.ceil(len(tasks) / columns))
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(rows, columns, figsize=(SINGLE_COLUMN_IN * columns / 1.5, 1.6 * rows),
-                                    layout="constrained", squeeze=False)
-        for ax, task in zip(axes.flat, tasks):
+        figure, axes = panels(len(tasks), height=1.6)
+        for ax, task in zip(axes, tasks):
             for arm in shown:
                 subset = learning_rates[(learning_rates["task"] == task) & (learning_rates["arm"] == arm)]
                 if subset.empty:
@@ -157,9 +160,7 @@ def learning_rate_figure(learning_rates: pd.DataFrame, arms: list[str]):
             ax.set_title(task)
             ax.set_xlabel("learning rate")
             ax.set_ylabel("best dev score")
-        for ax in list(axes.flat)[len(tasks):]:
-            ax.set_visible(False)
-        axes.flat[0].legend(frameon=False)
+        axes[0].legend(frameon=False)
     return figure
 
 
