@@ -104,3 +104,22 @@ def test_music_abc_opus_gives_one_piece_per_tune(tmp_path):
     assert [p[0] for p in pieces] == [f"{tmp_path.name}/two.abc#0", f"{tmp_path.name}/two.abc#1"]
     assert pieces[0][1] == [["p60", "p62", "p64", "p65", "p67"]]
     assert pieces[1][1] == [["p67", "p69", "p71", "p72", "p74"]]
+
+
+@pytest.mark.parametrize("corpus_path", ["bach/bwv269.mxl", "palestrina/Agnus_01.krn", "monteverdi/madrigal.3.1.mxl",
+                                         "essenFolksong/erk5.abc"])
+def test_music_fast_parse_gives_the_same_symbols_as_the_default_parse(corpus_path, tmp_path, monkeypatch):
+    """Parsing without music21's pickle cache must not change a single symbol."""
+    from pathlib import Path
+
+    from music21 import converter, stream
+    from music21 import corpus as m21corpus
+
+    path = Path(m21corpus.__file__).parent / corpus_path
+    if not path.exists():
+        pytest.skip(f"{corpus_path} not in this music21 corpus")
+    default = converter.parse(str(path))
+    expected = ([score_parts_to_symbols(s) for s in default.scores] if isinstance(default, stream.Opus)
+                else [score_parts_to_symbols(default)])
+    fast = [parts for _, parts in parse_file(str(path))]
+    assert fast == expected and sum(len(p) for parts in fast for p in parts) > 20

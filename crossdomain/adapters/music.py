@@ -45,7 +45,9 @@ def parse_file(path: str) -> list[tuple[str, list[list[str]]]]:
     from music21 import converter, stream
 
     try:
-        parsed = converter.parse(path)
+        # from the file itself, without music21's own pickle cache: reading it would trust pickles in a shared
+        # temporary folder, and writing it freezes and re-thaws every score (about as slow as parsing it)
+        parsed = converter.parse(path, forceSource=True, storePickle=False)
     except Exception as error:  # music21 raises many exception types for bad files
         raise AdapterError(f"{path}: music21 could not parse this score: {error}") from error
     name = f"{Path(path).parent.name}/{Path(path).name}"
