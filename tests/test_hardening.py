@@ -381,3 +381,21 @@ def test_peak_memory_is_measured_per_unit():
     del hog
     reset_peak_memory()
     assert peak_memory_mb() < high - 300
+
+
+def test_figure_titles_fit_inside_their_figures(tmp_path):
+    from tests.test_report import write_unit
+    from crossdomain.report import figures, stats
+
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed in range(2):
+        for arm in ("pretrained", "random"):
+            write_unit(units, "music/composer", arm, seed, 0.6 + 0.1 * seed)
+            write_unit(units, "protein/localization", arm, seed, 0.4 + 0.1 * seed)
+    table = stats.load_units([tmp_path / "run"])
+    for arms in (["pretrained", "random"], ["pretrained", "random", "a", "b"]):
+        figure = figures.bars_figure(stats.summarise_arms(table), table.ok, arms)
+        figure.canvas.draw()
+        title = figure.axes[0].title.get_window_extent(figure.canvas.get_renderer())
+        assert title.x0 >= 0 and title.x1 <= figure.bbox.x1, (arms, title, figure.bbox)
