@@ -120,14 +120,14 @@ def build_init(unit, prepared: PreparedData) -> BuiltModel:
     splits, pad_id = prepared.splits, prepared.pad_id
     if unit.train.prune_vocab:
         remap = prune_vocabulary(model, [*prepared.special_ids, *prepared.mapping.ids().values()])
-        splits = {name: _remap(split, remap) for name, split in splits.items()}
+        splits = {name: remap_split(split, remap) for name, split in splits.items()}
         pad_id = remap[pad_id]
     arm.freeze(model)
     init = {"spec": arm.spec, "arm": arm.name, "summary": arm.summary(), **result.details, **parameter_counts(model)}
     return BuiltModel(model, splits, pad_id, init, vocab_rows, parameters)
 
 
-def _remap(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
+def remap_split(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
     return EncodedSplit([[remap[t] for t in seq] for seq in split.input_ids], split.labels, split.ids)
 
 

@@ -323,7 +323,7 @@ def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_
     unit = runner.expand_units(suite)[0]
     prepared = pipeline.prepare(unit)
     remap = {old: new for new, old in enumerate(keep)}
-    test = pipeline._remap(prepared.splits["test"], remap)
+    test = pipeline.remap_split(prepared.splits["test"], remap)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id])
     saved = pd.read_csv(out / "units" / f"{record.unit_id}.predictions.csv")

@@ -73,7 +73,7 @@ def load_state(unit, record, state: str) -> UnitModel | None:
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         keep = json.loads((folder / "vocabulary_ids.json").read_text())
         remap = {old: new for new, old in enumerate(keep)} if keep is not None else None
-        splits = {k: pipeline._remap(v, remap) for k, v in prepared.splits.items()} if remap else prepared.splits
+        splits = {k: pipeline.remap_split(v, remap) for k, v in prepared.splits.items()} if remap else prepared.splits
         pad_id = remap[prepared.pad_id] if remap else prepared.pad_id
     rows = {s: (remap[i] if remap else i) for s, i in mapping_ids.items()}
     model.eval()
