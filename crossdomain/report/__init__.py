@@ -65,7 +65,7 @@ def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def describe_run(table: stats.UnitTable) -> list[str]:
+def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     records = list(table.records.values())
     commits = sorted({(r.git or {}).get("commit") or "unknown" for r in records})
     libraries = records[0].libraries if records else {}
@@ -75,7 +75,7 @@ def describe_run(table: stats.UnitTable) -> list[str]:
     return [
         f"- units: {len(ok)} finished, {len(table.failed)} failed",
         f"- tasks: {', '.join(sorted(ok['task'].unique()))}",
-        f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arm_order(ok['arm']))}",
+        f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arms)}",
         f"- seeds: {sorted(ok['seed'].unique().tolist())}; mapping seeds: {sorted(ok['mapping_seed'].unique().tolist())}",
         f"- cost: {cost / 60:.1f} min of unit wall time on {', '.join(devices)}",
         f"- git commit(s): {', '.join(c[:12] for c in commits)}",
@@ -176,7 +176,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         figures.save(figure, out_dir, name)
         plt.close(figure)
 
-    lines = ["# crossdomain report", "", "## What was run", "", *describe_run(table), "",
+    lines = ["# crossdomain report", "", "## What was run", "", *describe_run(table, arms), "",
              "## Headline", "", tables.to_markdown(head), "",
              "Intervals: t over seeds (pairs for Δ); with one unit per arm, a bootstrap over test items "
              f"({stats.BOOTSTRAP_RESAMPLES} resamples). p: two-sided Wilcoxon signed-rank test over pairs matched on "

@@ -60,7 +60,7 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], r
                yerr=np.nan_to_num(error), capsize=2, error_kw={"elinewidth": 0.8})
         for xi, task in zip(x, tasks):
             seeds = units[(units["task"] == task) & (units["arm"] == arm)]["score"].astype(float)
-            ax.scatter(np.full(len(seeds), xi), seeds, s=6, color="black", zorder=3, linewidths=0)
+            ax.scatter(np.full(len(seeds), xi), seeds, s=7, color="black", edgecolors="white", zorder=3, linewidths=0.3)
     for i, task in enumerate(tasks):  # the majority baseline: an arm stuck at the majority class shows at a glance
         draw_reference_line(ax, i - 0.45, i + 0.45, (reference or {}).get(task), "majority" if i == 0 else None)
     ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30, ha="right")
@@ -77,8 +77,9 @@ def bars_figure(summary, units, arms, reference: dict | None = None):
         figure, ax = plt.subplots(figsize=(width, 2.4), layout="constrained")
         draw_bars(ax, summary, units, arms, reference)
         ax.set_title("Test score per task\n(bars: mean, whiskers: 95% interval, dots: seeds)")
-        if len(arms) > 3:
-            ax.legend(frameon=False, ncols=min(4, len(arms)), loc="upper center", bbox_to_anchor=(0.5, -0.35))
+        if len(arms) > 3:  # wide enough for level task names, and the legend below them
+            ax.set_xticks(ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()], rotation=0, ha="center")
+            ax.legend(frameon=False, ncols=min(4, len(arms)), loc="upper center", bbox_to_anchor=(0.5, -0.15))
     return figure
 
 
