@@ -58,6 +58,19 @@ class Unit:
         return {**task, "init": self.init, "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model,
                 "mapping": self.mapping, "train": self.train.identity()}
 
+    @classmethod
+    def from_record(cls, record: UnitRecord, data_dirs: tuple[str, ...] | None = None) -> "Unit":
+        """The unit a record was produced by (same id), with the record's execution settings."""
+        from crossdomain.config import build
+
+        u = record.unit
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        train = build(TrainConfig, {k: v for k, v in record.config.items() if k in known}, f"{record.path}: config")
+        dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
+        if u.get("baseline"):
+            return cls(u["task"], u["fold"], "", 0, 0, "", "", train, dirs, baseline=u["baseline"])
+        return cls(u["task"], u["fold"], u["init"], u["seed"], u["mapping_seed"], u["model"], u["mapping"], train, dirs)
+
     @property
     def unit_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]

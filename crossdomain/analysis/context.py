@@ -1,7 +1,6 @@
 """The analysis run: which units, their model states and representations (computed once, reused by every analysis)."""
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,18 +15,6 @@ class AnalysisResult:
     table: pd.DataFrame
     figures: dict = field(default_factory=dict)  # name → matplotlib Figure
     notes: list = field(default_factory=list)  # lines for analysis.md
-
-
-def unit_from_record(record):
-    """The Unit a record was produced by (hooks and execution settings aside)."""
-    from crossdomain.config import TrainConfig, build
-    from crossdomain.units import Unit
-
-    u = record.unit
-    train = build(TrainConfig, {k: v for k, v in record.config.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}},
-                  f"{record.path}: config")
-    return Unit(u["task"], u["fold"], u["init"], u["seed"], u["mapping_seed"], u["model"], u["mapping"], train,
-                tuple(record.data_dirs))
 
 
 class AnalysisContext:
@@ -62,7 +49,9 @@ class AnalysisContext:
     def model(self, record, state: str) -> UnitModel | None:
         key = (record.unit_id, state)
         if key not in self._models:
-            self._models[key] = load_state(unit_from_record(record), record, state)
+            from crossdomain.units import Unit
+
+            self._models[key] = load_state(Unit.from_record(record), record, state)
         return self._models[key]
 
     def representations(self, record, state: str, split: str = "test") -> Representations | None:
