@@ -224,6 +224,9 @@ def make_run_executor(args):
 def cmd_analyze(args) -> int:
     from crossdomain.analysis import ANALYSES
 
+    from crossdomain.sources import check_data_dirs
+
+    check_data_dirs(args.data_dir)
     if args.examples < 8:
         raise ConfigError(f"--examples: expected >= 8, got {args.examples}")
     for name in args.analyses or []:
@@ -234,7 +237,9 @@ def cmd_analyze(args) -> int:
 
     silence_progress_bars()
 
-    print(f"analysis: {run_analyses(args.run, args.tasks, args.examples, args.analyses, args.all_seeds) / 'analysis.md'}")
+    out = run_analyses(args.run, args.tasks, args.examples, args.analyses, args.all_seeds,
+                       tuple(args.data_dir) or None)  # default: where each unit found its data
+    print(f"analysis: {out / 'analysis.md'}")
     return 0
 
 

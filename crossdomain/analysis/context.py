@@ -18,10 +18,11 @@ class AnalysisResult:
 
 
 class AnalysisContext:
-    def __init__(self, run_dir: Path, tasks: list[str] | None, examples: int, all_seeds: bool = False):
+    def __init__(self, run_dir: Path, tasks: list[str] | None, examples: int, all_seeds: bool = False,
+                 data_dirs: tuple[str, ...] | None = None):
         from crossdomain.record import load_records
 
-        self.run_dir, self.examples = Path(run_dir), examples
+        self.run_dir, self.examples, self.data_dirs = Path(run_dir), examples, data_dirs
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             records = [r for r in load_records(self.run_dir / "units", on_error=lambda e: None)
@@ -51,7 +52,7 @@ class AnalysisContext:
         if key not in self._models:
             from crossdomain.units import Unit
 
-            self._models[key] = load_state(Unit.from_record(record), record, state)
+            self._models[key] = load_state(Unit.from_record(record, self.data_dirs), record, state)
         return self._models[key]
 
     def representations(self, record, state: str, split: str = "test") -> Representations | None:

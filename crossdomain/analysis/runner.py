@@ -11,7 +11,7 @@ PREFERRED_ORDER = ("probes", "attention", "layer-change", "embeddings")
 
 
 def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 256, names: list[str] | None = None,
-                 all_seeds: bool = False) -> Path:
+                 all_seeds: bool = False, data_dirs: tuple[str, ...] | None = None) -> Path:
     import matplotlib.pyplot as plt
     import torch
 
@@ -20,7 +20,7 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
     torch.manual_seed(0)
     out = Path(run_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
-    context = AnalysisContext(run_dir, tasks, examples, all_seeds)
+    context = AnalysisContext(run_dir, tasks, examples, all_seeds, data_dirs)
     if not context.records:
         raise ValueError(f"{run_dir}: no finished main units of an init arm to analyse")
     lines = ["# crossdomain analysis", "",
