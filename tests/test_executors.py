@@ -131,3 +131,33 @@ def test_status_on_a_partial_run(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
     assert "projected remaining" in text
+
+
+def test_workers_die_with_their_coordinator(tmp_path):
+    """Killing a `run --executor processes` must not leave workers training on as orphans."""
+    script = tmp_path / "coordinator.py"
+    script.write_text(
+        "import sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import multiprocessing\n"
+        "from crossdomain.executors.processes import _start_worker\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=_start_worker,\n"
+        "                              initargs=(None,))\n"
+        "    print(pool.submit(__import__('os').getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 60)  # the worker is busy (training, say) when its coordinator dies\n"
+        "    time.sleep(60)\n")
+    coordinator = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    worker = int(coordinator.stdout.readline())
+    time.sleep(1)
+    coordinator.kill()
+    coordinator.wait()
+    for _ in range(50):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, 9)
+    pytest.fail("the worker outlived its coordinator")

@@ -17,8 +17,22 @@ def gpu_count() -> int:
         return 0
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when its coordinator dies, instead of running on as an orphan."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def _start_worker(gpus) -> None:
-    """Runs first in each worker: pin it to its own GPU, before torch initialises CUDA."""
+    """Runs first in each worker: die with the coordinator; pin to its own GPU before torch initialises CUDA."""
+    _die_with_parent()
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
 
