@@ -29,7 +29,11 @@ class AnalysisContext:
                        if r.ok and not r.unit.get("baseline") and "main" in r.roles]
         if tasks:
             records = [r for r in records if r.unit["task"] in tasks]
-        records.sort(key=lambda r: (r.unit["task"], r.unit["init"], r.unit["fold"], r.unit["mapping_seed"], r.unit["seed"]))
+        from crossdomain.report import arm_order, run_plan
+
+        rank = {arm: i for i, arm in enumerate(arm_order({r.unit["init"] for r in records}, run_plan([self.run_dir])[0]))}
+        records.sort(key=lambda r: (r.unit["task"], rank[r.unit["init"]], r.unit["fold"], r.unit["mapping_seed"],
+                                    r.unit["seed"]))
         chosen = {}
         for record in records:  # one unit per task and arm (its first fold/mapping seed/seed) unless all_seeds
             key = (record.unit["task"], record.unit["init"]) if not all_seeds else record.unit_id

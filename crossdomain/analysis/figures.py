@@ -28,6 +28,7 @@ def lines_by_layer(frame, value: str, title: str, ylabel: str, group: str = "arm
             ax.set_xlabel("layer (0 = embeddings)")
             ax.set_ylabel(ylabel)
         if axes:
-            axes[0].legend(frameon=False, fontsize=5)
+            handles, labels = axes[0].get_legend_handles_labels()
+            figure.legend(handles, labels, loc="outside lower center", ncols=4, frameon=False, fontsize=5)
         figure.suptitle(title)
     return figure
