@@ -356,6 +356,8 @@ def test_a_built_wheel_carries_the_task_definitions_and_finds_them(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     definitions = sorted(n for n in names if n.startswith("crossdomain/task_definitions/") and n.endswith(".yaml"))
     assert len(definitions) == 6, definitions
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "crossdomain").rglob("*.py")}
+    assert modules <= set(names), sorted(modules - set(names))  # every subpackage is listed in pyproject.toml
     target = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(target)  # what a non-editable install puts on sys.path
     code = "from crossdomain.tasks import available_tasks; print(sorted(available_tasks()))"
