@@ -258,7 +258,7 @@ def effective_config(suite) -> dict:
 def cmd_run(args) -> int:
     import yaml
 
-    from crossdomain.runner import baseline_units, expand_units, run_suite
+    from crossdomain.runner import baseline_units, expand_units, flatten_selection, run_suite
     from crossdomain.selection import selection_units
 
     from crossdomain.executors import EXECUTORS
@@ -275,7 +275,7 @@ def cmd_run(args) -> int:
             print(yaml.safe_dump(effective_config(suite), sort_keys=False), end="")
         if args.show_units:
             units = expand_units(suite, data_dirs)
-            selection = [u for by_lr in selection_units(suite, units).values() for u in by_lr.values()]
+            selection = flatten_selection(selection_units(suite, units))
             for label, group in (("baselines", baseline_units(suite, data_dirs)), ("lr selection", selection),
                                  ("main" + (" (lr replaced by each arm's selected lr)" if selection else ""), units)):
                 if group:

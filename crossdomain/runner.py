@@ -116,13 +116,39 @@ def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: st
         bar.close()
 
 
-def write_plan(out_dir: Path, suite: SuiteConfig, units: list[Unit], selections: dict | None = None,
-               executor=None) -> None:
+def plan_entry(unit: Unit, phase: str) -> dict:
+    return {"id": unit.unit_id, "task": unit.task, "arm": unit.baseline or unit.init, "phase": phase,
+            "roles": list(unit.roles)}
+
+
+def awaiting_selection(unit: Unit, reuses_selection_unit: bool) -> dict:
+    """A main unit whose id is not known yet: it depends on the lr its arm's selection units will choose.
+
+    The first main unit of each arm (first fold, mapping seed and seed) will be one of its selection units.
+    """
+    return {"id": None, "task": unit.task, "arm": unit.init, "phase": "main", "roles": ["main"],
+            "awaiting": "lr selection", "reuses_selection_unit": reuses_selection_unit}
+
+
+def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selection_units: list[Unit],
+               main_units: list[Unit], selections: dict | None = None, executor=None) -> None:
+    """``run.json``: the request, the execution settings and every planned unit with its phase.
+
+    Before the lr selection has finished, main units under an ``lr_grid`` are listed without an id
+    (``awaiting: lr selection``), since their id includes the lr still to be chosen.
+    """
+    pending = selection_units and selections is None
+    entries = [plan_entry(u, "baseline") for u in baselines] + [plan_entry(u, "selection") for u in selection_units]
+    first_of_arm = {}
+    for unit in main_units:
+        first_of_arm.setdefault((unit.task, unit.init), unit)
+    entries += [awaiting_selection(u, first_of_arm[(u.task, u.init)] is u) if pending and u.init
+                else plan_entry(u, "main") for u in main_units]
     atomic_write_json(out_dir / "run.json", {
         "executor": executor.describe() if executor is not None else {"executor": "sequential"},
-        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in units if not u.baseline)),
+        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if not u.baseline)),
         "baselines": list(suite.baselines),
-        "units": [{"id": u.unit_id, "task": u.task, "arm": u.baseline or u.init, "roles": list(u.roles)} for u in units],
+        "units": entries,
         "selection": {f"{task}|{arm}": s.to_json() for (task, arm), s in (selections or {}).items()},
         "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
     })
@@ -136,8 +162,8 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
     plan = selection.selection_units(suite, units)
     if not plan:
         return units, {}
-    run_units([u for by_lr in plan.values() for u in by_lr.values()], out_dir, results, f"{suite.name} lr selection",
-              progress, on_unit_done, executor)
+    run_units(flatten_selection(plan), out_dir, results, f"{suite.name} lr selection", progress, on_unit_done,
+              executor)
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
     chosen = {key: selection.choose(*key, by_lr, records) for key, by_lr in plan.items()}
     selection_ids = {u.unit_id for by_lr in plan.values() for u in by_lr.values()}
@@ -159,6 +185,11 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
     return main, chosen
 
 
+def flatten_selection(plan: dict) -> list[Unit]:
+    """The selection units of a :func:`crossdomain.selection.selection_units` plan, in plan order."""
+    return [unit for by_lr in plan.values() for unit in by_lr.values()]
+
+
 def prepare_output_dir(out_dir: Path) -> None:
     """Create ``out_dir`` and prove it is writable, before any unit trains."""
     import tempfile
@@ -178,6 +209,7 @@ def prepare_output_dir(out_dir: Path) -> None:
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
               on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
+    from crossdomain import selection
     from crossdomain.sources import check_data_dirs
 
     validate_suite(suite, check_resources=True)
@@ -186,11 +218,12 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     baselines = baseline_units(suite, data_dirs)
     prepare_output_dir(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
-    write_plan(out_dir, suite, baselines + units, executor=executor)
+    selecting = flatten_selection(selection.selection_units(suite, units))
+    write_plan(out_dir, suite, baselines, selecting, units, executor=executor)
     results = ResultsTable(out_dir)
     run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
     units, selections = select_learning_rates(suite, units, out_dir, results, progress, on_unit_done, executor)
-    write_plan(out_dir, suite, baselines + units, selections, executor)
+    write_plan(out_dir, suite, baselines, selecting, units, selections, executor)
     run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
     frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
     frame.attrs["ran_here"] = results.added
@@ -203,6 +236,5 @@ def plan_dry_run(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...], 
     from crossdomain import selection
 
     units = expand_units(suite, data_dirs)
-    first = baseline_units(suite, data_dirs) + [u for by_lr in selection.selection_units(suite, units).values()
-                                                 for u in by_lr.values()]
+    first = baseline_units(suite, data_dirs) + flatten_selection(selection.selection_units(suite, units))
     executor.run(first or units, out_dir, lambda record: None)

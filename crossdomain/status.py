@@ -1,8 +1,14 @@
-"""``crossdomain status RUN_DIR``: how far a run is, from its plan (run.json), unit files and claims."""
+"""``crossdomain status RUN_DIR``: how far a run is, from its plan (run.json), unit files and claims.
+
+Units are counted per phase (baselines, lr selection, main grid), task and arm. Main units under an
+``lr_grid`` have no id until their arm's lr is chosen; they count as pending ("awaiting selection").
+The projection estimates each unfinished unit from the finished units of the same task and kind
+(training or baseline), since a music unit and a promoters unit can differ twenty-fold.
+"""
 from __future__ import annotations
 
-import datetime as dt
 import json
+import statistics
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -10,6 +16,46 @@ from pathlib import Path
 from crossdomain.claims import live_claims
 from crossdomain.config import ConfigError
 from crossdomain.record import load_records
+
+PHASES = ("baseline", "selection", "main")
+STATES = ("done", "failed", "running", "pending")
+
+
+def planned_units(plan: dict, records: dict) -> list[dict]:
+    """run.json's unit entries, normalised: older plans listed bare ids, or entries without a phase."""
+    entries = []
+    for planned in plan.get("units", []):
+        if not isinstance(planned, dict):
+            record = records.get(planned)
+            planned = {"id": planned, "task": record.unit.get("task", "?") if record else "?",
+                       "arm": (record.unit.get("baseline") or record.unit.get("init")) if record else "?"}
+        phase = planned.get("phase") or ("baseline" if planned["arm"] in plan.get("baselines", []) else "main")
+        entries.append({**planned, "phase": phase})
+    return entries
+
+
+def unit_state(entry: dict, records: dict, claims: dict) -> str:
+    record = records.get(entry["id"]) if entry["id"] else None
+    if record is not None:
+        return "done" if record.ok else "failed"
+    return "running" if entry["id"] in claims else "pending"
+
+
+def seconds_estimator(records: dict):
+    """(task, is_baseline) → typical wall seconds of a unit, from the finished units (median)."""
+    by_kind: dict[tuple[str, bool], list[float]] = {}
+    for record in records.values():
+        if record.ok and record.wall_seconds:
+            kind = (record.unit.get("task"), bool(record.unit.get("baseline")))
+            by_kind.setdefault(kind, []).append(record.wall_seconds)
+    overall = {baseline: [s for (_, b), values in by_kind.items() if b == baseline for s in values]
+               for baseline in (False, True)}
+
+    def estimate(task: str, baseline: bool) -> float | None:
+        values = by_kind.get((task, baseline)) or overall[baseline]
+        return statistics.median(values) if values else None
+
+    return estimate
 
 
 def run_status(run_dir: Path) -> str:
@@ -25,37 +71,44 @@ def run_status(run_dir: Path) -> str:
     from crossdomain.runner import ResultsTable
 
     ResultsTable(Path(run_dir)).write()
-    counts: dict[tuple[str, str], Counter] = {}
-    for planned in plan.get("units", []):
-        unit_id = planned["id"] if isinstance(planned, dict) else planned  # older run.json: a list of ids
-        record = records.get(unit_id)
-        state = ("done" if record.ok else "failed") if record else ("running" if unit_id in claims else "pending")
-        task, arm = (planned["task"], planned["arm"]) if isinstance(planned, dict) else _task_and_arm(unit_id, record)
-        counts.setdefault((task, arm), Counter())[state] += 1
-    total = sum(counts.values(), Counter())
-    lines = [f"{'task':<24}{'arm':<28}{'done':>6}{'failed':>8}{'running':>9}{'pending':>9}"]
-    for (task, arm), c in sorted(counts.items()):
-        lines.append(f"{task:<24}{arm:<28}{c['done']:>6}{c['failed']:>8}{c['running']:>9}{c['pending']:>9}")
-    lines.append(f"{'all':<52}{total['done']:>6}{total['failed']:>8}{total['running']:>9}{total['pending']:>9}")
-    finished = [r for r in records.values() if r.ok and r.wall_seconds]
-    started = [r.started_at for r in records.values() if r.started_at]
-    if started:
-        first = min(dt.datetime.fromisoformat(s) for s in started)
-        elapsed = (dt.datetime.now(dt.timezone.utc) - first).total_seconds()
-        lines.append(f"elapsed since the first unit started: {elapsed / 60:.1f} min")
-    if finished:
-        workers = max(1, int((plan.get("executor") or {}).get("workers") or 1))
-        mean = sum(r.wall_seconds for r in finished) / len(finished)
-        left = (total["pending"] + total["running"] + total["failed"]) * mean / workers
-        lines.append(f"projected remaining: {left / 60:.1f} min ({mean:.0f} s per finished unit on average, "
-                     f"{workers} worker(s); failed units count as to be retried)")
+    entries = planned_units(plan, records)
+    counts: dict[tuple[str, str, str], Counter] = {}
+    distinct: dict[object, tuple[str, dict]] = {}  # a unit that is both selection and main counts once in "all"
+    for index, entry in enumerate(entries):
+        state = unit_state(entry, records, claims)
+        counts.setdefault((entry["phase"], entry["task"], entry["arm"]), Counter())[state] += 1
+        if not entry.get("reuses_selection_unit"):  # that unit is counted among the selection units
+            distinct[entry["id"] or ("awaiting", index)] = (state, entry)
+    total = Counter(state for state, _ in distinct.values())
+
+    header = f"{'phase':<11}{'task':<24}{'arm':<26}" + "".join(f"{s:>9}" for s in STATES)
+    lines = [header]
+    for (phase, task, arm), c in sorted(counts.items(), key=lambda item: (PHASES.index(item[0][0]), item[0][1:])):
+        lines.append(f"{phase:<11}{task:<24}{arm:<26}" + "".join(f"{c[s]:>9}" for s in STATES))
+    lines.append(f"{'all (distinct units)':<61}" + "".join(f"{total[s]:>9}" for s in STATES))
+    awaiting = sum(1 for _, entry in distinct.values() if entry.get("awaiting"))
+    if awaiting:
+        lines.append(f"{awaiting} further main units are pending until the lr selection of their arm is finished "
+                     "(their ids include the chosen lr; each arm's first main unit is one of its selection units)")
+    lines += projection(records, distinct, plan)
     return "\n".join(lines)
 
 
-def _task_and_arm(unit_id: str, record) -> tuple[str, str]:
-    if record is not None:
-        return record.unit.get("task", "?"), record.unit.get("baseline") or record.unit.get("init") or "?"
-    parts = unit_id.split("__")
-    task = parts[0].replace("-", "/", 1)
-    arm = parts[2] if len(parts) > 2 else "?"
-    return task, arm
+def projection(records: dict, distinct: dict, plan: dict) -> list[str]:
+    finished = [r for r in records.values() if r.ok and r.wall_seconds]
+    if not finished:
+        return []
+    estimate = seconds_estimator(records)
+    remaining = [entry for state, entry in distinct.values() if state != "done"]
+    guesses = [estimate(entry["task"], entry["phase"] == "baseline") for entry in remaining]
+    workers = max(1, int((plan.get("executor") or {}).get("workers") or 1))
+    spent = sum(r.wall_seconds for r in finished)
+    lines = [f"unit time so far: {spent / 60:.1f} unit-minutes in {len(finished)} finished units"]
+    if remaining and all(g is not None for g in guesses):
+        left = sum(guesses)
+        lines.append(f"projected remaining: {left / 60:.1f} unit-minutes, about {left / 60 / workers:.0f} min wall "
+                     f"with {workers} worker(s) (per task, the median of its finished units; failed and running "
+                     "units count as still to run)")
+    elif remaining:
+        lines.append("projected remaining: unknown until a training unit has finished")
+    return lines

@@ -161,3 +161,54 @@ def test_workers_die_with_their_coordinator(tmp_path):
         time.sleep(0.1)
     os.kill(worker, 9)
     pytest.fail("the worker outlived its coordinator")
+
+
+@pytest.mark.mirror
+def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiting_them(tmp_path, capsys):
+    suite = apply_overrides(small_suite(), ["lr_grid=[0.001,0.003]"])
+    out = tmp_path / "selecting"
+    seen = []
+
+    def stop_after_one(record):
+        seen.append(record)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_suite(suite, out, progress=False, on_unit_done=stop_after_one)
+    plan = json.loads((out / "run.json").read_text())["units"]
+    assert sum(e["phase"] == "selection" for e in plan) == 4  # 2 arms × 2 learning rates
+    assert [e["id"] for e in plan if e["phase"] == "main"] == [None] * 4  # ids depend on the lr still to choose
+    assert main(["status", str(out)]) == 0
+    rows = {tuple(line.split()[:3]): line.split()[3:] for line in capsys.readouterr().out.splitlines()}
+    first_arm = seen[0].unit["init"]
+    assert rows[("selection", "dna/splice", first_arm)] == ["1", "0", "0", "1"]
+    assert rows[("main", "dna/splice", first_arm)] == ["0", "0", "0", "2"]
+
+
+def test_a_claim_is_complete_the_moment_it_exists_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    units = tmp_path / "units"
+    seen = []
+    real_link = os.link
+
+    def link(source, target):  # the content must be there before the claim appears under its name
+        seen.append(json.loads(Path(source).read_text()))
+        return real_link(source, target)
+
+    monkeypatch.setattr(claims.os, "link", link)
+    path = claims.try_claim(units, "u1")
+    assert seen and seen[0]["pid"] == os.getpid() and claims.read_claim(path).pid == os.getpid()
+    assert sorted(p.name for p in units.iterdir()) == ["u1.claim"]
+
+
+def test_a_preempted_slurm_task_gives_its_claim_back_before_it_is_requeued(tmp_path):
+    pytest.importorskip("submitit")
+    from crossdomain.executors.slurm import UnitJob
+
+    unit = runner.expand_units(small_suite())[0]
+    claim = claims.try_claim(tmp_path / "units", unit.unit_id)
+    requeued = UnitJob(unit, str(tmp_path)).checkpoint()
+    assert not claim.exists()  # else the requeued task, on another node, would find it held for a day
+    assert requeued.function.unit == unit
+    claim.write_text(json.dumps({"host": "elsewhere", "pid": 1, "since": time.time()}))
+    UnitJob(unit, str(tmp_path)).checkpoint()
+    assert claim.exists()  # a claim of another process is never touched
