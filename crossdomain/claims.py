@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,22 +56,36 @@ def read_claim(path: Path) -> Claim | None:
 
 
 def try_claim(units_dir: Path, unit_id: str) -> Path | None:
-    """The claim's path if this process now owns the unit, None if a live process does."""
+    """The claim's path if this process now owns the unit, None if a live process does.
+
+    The claim is written in full under a unique temporary name and then hard-linked into place: the link
+    fails if the claim exists, so exactly one process wins, and nobody ever reads a claim before its
+    content is there (an empty claim would look stale and be taken over).
+    """
     path = claim_path(units_dir, unit_id)
     units_dir.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):  # a second try after removing a stale claim
-        try:
-            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            existing = read_claim(path)
-            if existing is not None and existing.alive():
-                return None
-            path.unlink(missing_ok=True)
-            continue
+    handle, temporary = tempfile.mkstemp(dir=units_dir, prefix=f".{path.name}.", suffix=".tmp")
+    try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, out)
-        return path
-    return None
+        os.chmod(temporary, 0o644)
+        for _ in range(2):  # a second try after removing a stale claim
+            try:
+                os.link(temporary, path)
+                return path
+            except FileExistsError:
+                existing = read_claim(path)
+                if existing is not None and existing.alive():
+                    return None
+                path.unlink(missing_ok=True)
+        return None
+    finally:
+        os.unlink(temporary)
+
+
+def owned_by_this_process(path: Path) -> bool:
+    claim = read_claim(path)
+    return claim is not None and claim.host == socket.gethostname() and claim.pid == os.getpid()
 
 
 def release(path: Path | None) -> None:

@@ -20,9 +20,18 @@ class UnitJob:
         return str(record.path) if record is not None else None
 
     def checkpoint(self, *args, **kwargs):
+        """Called by submitit on preemption or time-out: give the claim back, then requeue the unit as is.
+
+        The requeued task may start on another node, where this node's claim would look alive for a day.
+        The unit restarts from scratch (its record is written only once it has finished).
+        """
         import submitit
 
-        # the unit restarts from scratch on requeue; its claim is released when the task dies, or goes stale
+        from crossdomain.claims import claim_path, owned_by_this_process, release
+
+        claim = claim_path(Path(self.out_dir) / "units", self.unit.unit_id)
+        if owned_by_this_process(claim):
+            release(claim)
         return submitit.helpers.DelayedSubmission(UnitJob(self.unit, self.out_dir))
 
 
