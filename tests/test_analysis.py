@@ -58,9 +58,19 @@ def run_synthetic(root, save: bool):
     return out
 
 
-def test_analyze_with_saved_weights_gives_all_four_analyses_deterministically(synthetic):
+def test_analyze_with_saved_weights_gives_all_four_analyses_deterministically(synthetic, monkeypatch):
+    import crossdomain.analysis.context as context_module
+
     out = run_synthetic(synthetic, save=True)
+    loaded, real_load = [], context_module.load_state
+
+    def counting_load(unit, record, state):
+        loaded.append((record.unit_id, state))
+        return real_load(unit, record, state)
+
+    monkeypatch.setattr(context_module, "load_state", counting_load)
     assert main(["analyze", str(out), "--examples", "32"]) == 0
+    assert sorted(loaded) == sorted(set(loaded)) and len(loaded) == 4  # each (unit, state) built once, one at a time
     probes = pd.read_csv(out / "analysis" / "probes.csv")
     assert set(probes["state"]) == {"before", "after"} and set(probes["arm"]) == {"pretrained", "random"}
     assert sorted(probes["layer"].unique()) == [0, 1, 2] and probes["score"].between(0, 1).all()

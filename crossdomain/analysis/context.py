@@ -10,6 +10,11 @@ import pandas as pd
 from crossdomain.analysis.base import Representations, UnitModel, load_state, represent
 
 
+def symbol_vectors(unit_model: UnitModel) -> dict:
+    weights = unit_model.model.get_input_embeddings().weight.detach().numpy()
+    return {symbol: weights[row].copy() for symbol, row in unit_model.symbol_rows.items()}
+
+
 @dataclass
 class AnalysisResult:
     table: pd.DataFrame
@@ -39,7 +44,8 @@ class AnalysisContext:
             key = (record.unit["task"], record.unit["init"]) if not all_seeds else record.unit_id
             chosen.setdefault(key, record)
         self.records = list(chosen.values())
-        self._models: dict = {}
+        self._current_model: tuple | None = None  # (unit id, state) → UnitModel, the latest one only
+        self._symbol_vectors: dict = {}
         self._representations: dict = {}
         self.missing_after = [r.unit_id for r in self.records
                               if not (r.path.parent / r.unit_id / "save-model" / "model.safetensors").exists()]
@@ -52,12 +58,24 @@ class AnalysisContext:
         return [r for r in self.records if r.unit["task"] == task]
 
     def model(self, record, state: str) -> UnitModel | None:
+        """The unit's model in one state. Only the latest model is kept in memory (a run may hold hundreds of
+        units); what analyses need from it later (representations, symbol embeddings) is cached, small."""
         key = (record.unit_id, state)
-        if key not in self._models:
+        if self._current_model is None or self._current_model[0] != key:
             from crossdomain.units import Unit
 
-            self._models[key] = load_state(Unit.from_record(record, self.data_dirs), record, state)
-        return self._models[key]
+            self._current_model = None  # release the previous model before the next one is built
+            loaded = load_state(Unit.from_record(record, self.data_dirs), record, state)
+            self._current_model = (key, loaded)
+            self._symbol_vectors[key] = symbol_vectors(loaded) if loaded is not None else None
+        return self._current_model[1]
+
+    def symbol_vectors(self, record, state: str) -> dict | None:
+        """symbol → its input-embedding vector in that state (None without saved 'after' weights)."""
+        key = (record.unit_id, state)
+        if key not in self._symbol_vectors:
+            self.model(record, state)
+        return self._symbol_vectors[key]
 
     def representations(self, record, state: str, split: str = "test") -> Representations | None:
         """Hidden states on a seeded sample of the unit's own split; attention statistics too on test."""

@@ -42,11 +42,10 @@ class Embeddings:
                 skipped.add(task.name)
                 continue
             for state in ("before", "after"):
-                model = context.model(record, state)
-                if model is None:
+                by_symbol = context.symbol_vectors(record, state)
+                if by_symbol is None:
                     continue
-                weights = model.model.get_input_embeddings().weight.detach().numpy()
-                vectors = weights[[model.symbol_rows[s] for s in symbols]]
+                vectors = np.stack([by_symbol[s] for s in symbols])
                 rho, pairs = structure_correlation(cosine_matrix(vectors), np.asarray(domain, dtype=float))
                 rows.append({"task": task.name, "arm": record.unit["init"], "unit_id": record.unit_id, "state": state,
                              "spearman": rho, "pairs": pairs})

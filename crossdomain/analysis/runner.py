@@ -33,6 +33,11 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
                   "half (each arm's initial weights, rebuilt from its seed) is analysed for them: re-run the suite with "
                   "`--set train.save_model=true` for the *after* half. Missing: "
                   + ", ".join(f"`{u}`" for u in context.missing_after) + ".", ""]
+    unmoved = [r.unit_id for r in context.records if r.best_step == 0 and r.unit_id not in context.missing_after]
+    if unmoved:
+        lines += [f"**No fine-tuning kept** for {len(unmoved)} unit(s): their best dev score was at step 0, so the "
+                  "weights restored at the end of training (and saved) are the initial ones, and *after* equals "
+                  "*before* for them: " + ", ".join(f"`{u}`" for u in unmoved) + ".", ""]
     order = {name: i for i, name in enumerate(PREFERRED_ORDER)}
     for name in names or sorted(ANALYSES.names(), key=lambda n: (order.get(n, len(order)), n)):
         started = time.perf_counter()
