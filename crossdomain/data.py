@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import inspect
 import json
 import os
 import statistics
@@ -48,15 +47,17 @@ CACHE_FORMAT = 1
 
 
 def adapter_code_sha256(adapter_cls) -> str:
-    """sha256 of the source files of the adapter class and its bases: editing an adapter invalidates its cache."""
+    """sha256 of the source files of the adapter class and its bases: editing an adapter invalidates its cache.
+
+    Each file is hashed when its class is created, so a long-running process whose adapter file is edited
+    meanwhile keeps the key of the code it actually runs (and never stores old-code records under a new key).
+    """
+    from crossdomain.adapters.base import source_file_sha256
+
     digest = hashlib.sha256()
     for cls in adapter_cls.__mro__:
-        if cls is object:
-            continue
-        try:
-            digest.update(open(inspect.getsourcefile(cls), "rb").read())
-        except (TypeError, OSError):
-            digest.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        if cls is not object:
+            digest.update((cls.__dict__.get("_source_sha256") or source_file_sha256(cls)).encode())
     return digest.hexdigest()
 
 

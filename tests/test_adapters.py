@@ -123,3 +123,46 @@ def test_music_fast_parse_gives_the_same_symbols_as_the_default_parse(corpus_pat
                 else [score_parts_to_symbols(default)])
     fast = [parts for _, parts in parse_file(str(path))]
     assert fast == expected and sum(len(p) for parts in fast for p in parts) > 20
+
+
+def essen_sample(tmp_path, source: str, numbers: set[int]):
+    """The tunes with these X: numbers from an Essen folksong file of music21's corpus, as a small ABC file."""
+    from pathlib import Path
+
+    from music21 import corpus as m21corpus
+
+    text = (Path(m21corpus.__file__).parent / "essenFolksong" / source).read_text(encoding="utf-8", errors="replace")
+    tunes = ["X:" + tune for tune in text.split("\nX:")[1:]]
+    kept = [tune for tune in tunes if int(tune[2:].split("\n", 1)[0].strip()) in numbers]
+    path = tmp_path / source
+    path.write_text("\n".join(kept))
+    return path
+
+
+def test_abc_token_stream_gives_the_symbols_of_the_full_score_build(tmp_path):
+    """Sharps and flats from the key, accidentals carried in a bar, tuplets, chords, grace notes, and measures
+    longer than the metre (music21 re-bars them, splitting the crossing note into two tied notes)."""
+    from crossdomain.adapters.music import abc_fast_path_applies, parse_abc, parse_with_music21
+
+    han = essen_sample(tmp_path, "han1.abc", set(range(70, 110)))  # X:79 and X:102 have overfull measures
+    handmade = tmp_path / "made.abc"
+    handmade.write_text("X:1\nM:2/4\nL:1/8\nK:G\nFG ^c2|(3cde f=f|{g}a[ceg]2 z|F3 A2|]\n"
+                        "X:2\nM:3/4\nL:1/4\nK:Bb\nB e _e|d3/2 c/ B|[M:2/4] A G F|]\n")
+    for path in (han, handmade):
+        text = path.read_text()
+        assert abc_fast_path_applies(text)
+        fast, built = parse_abc(str(path), text), parse_with_music21(str(path))
+        assert [piece for piece, _ in fast] == [piece for piece, _ in built]
+        assert [parts for _, parts in fast] == [parts for _, parts in built]
+    assert len(fast) == 2 and fast[0][1][0][:4] == ["p66", "p67", "p73", "p72"]  # F# G c# then c (bar resets)
+    assert fast[0][1][0][-3:] == ["p66", "p69", "p69"]  # F3 A2 overfills 2/4: A is split at the bar line
+
+
+def test_abc_with_chord_symbols_takes_the_full_score_build(tmp_path, monkeypatch):
+    import crossdomain.adapters.music as music
+
+    path = tmp_path / "chords.abc"
+    path.write_text('X:1\nM:4/4\nL:1/4\nK:C\n"C"CDEF|"G7"G4|]\n')
+    assert not music.abc_fast_path_applies(path.read_text())
+    monkeypatch.setattr(music, "parse_abc", lambda *a: pytest.fail("the token stream cannot see chord symbols"))
+    assert music.parse_file(str(path))[0][1]

@@ -308,7 +308,10 @@ def test_the_cache_key_covers_the_adapters_code(tmp_path):
     spec = importlib.util.spec_from_file_location("edited_dna", source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert adapter_code_sha256(module.DNAAdapter) != before
+    edited = adapter_code_sha256(module.DNAAdapter)
+    assert edited != before
+    source.write_text(source.read_text() + "# edited again while the class is loaded\n")
+    assert adapter_code_sha256(module.DNAAdapter) == edited  # the key is of the code that runs, not the file now
 
 
 # -- files, plugins, packaging ---------------------------------------------------------------------------------

@@ -51,6 +51,17 @@ class RawRecord:
     group: str = ""
 
 
+def source_file_sha256(cls) -> str:
+    """sha256 of the file a class is defined in, read when the class is created (the code that runs)."""
+    import hashlib
+    import inspect
+
+    try:
+        return hashlib.sha256(Path(inspect.getsourcefile(cls)).read_bytes()).hexdigest()
+    except (TypeError, OSError):
+        return hashlib.sha256(f"{cls.__module__}.{cls.__qualname__}".encode()).hexdigest()
+
+
 class Adapter:
     """Subclass, set ``name``/``alphabet``, implement :meth:`read_raw`, register it."""
 
@@ -59,6 +70,10 @@ class Adapter:
     alphabet: ClassVar[tuple[str, ...] | None] = None
     unknown_symbol: ClassVar[str | None] = None
     description: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._source_sha256 = source_file_sha256(cls)
 
     def __init__(self, unknown: str = "error", **options):
         if unknown not in UNKNOWN_POLICIES:
@@ -132,3 +147,6 @@ class Adapter:
                 declared.append(self.unknown_symbol)
             return declared
         return sorted({s for r in records for s in r.symbols})
+
+
+Adapter._source_sha256 = source_file_sha256(Adapter)
