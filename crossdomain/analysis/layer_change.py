@@ -39,7 +39,8 @@ class LayerChange:
                                      "cka": linear_cka(a.pooled[layer], b.pooled[layer]),
                                      "cka_debiased": debiased_linear_cka(a.pooled[layer], b.pooled[layer])})
         table = pd.DataFrame(rows)
-        figures = {"layer_change": lines_by_layer(table, "cka", "Linear CKA per layer", "CKA")} if not table.empty else {}
+        figures = {"layer_change": lines_by_layer(table, "cka", "Linear CKA per layer", "CKA",
+                                                  label="comparison")} if not table.empty else {}
         notes = ["Layer change: linear CKA (and its debiased form) between the mean-pooled states of the same test "
                  "items, per layer: each arm before vs after fine-tuning (1 = the layer was not rewritten), and the "
                  "fine-tuned full arm vs the fine-tuned reference arm. Needs the fine-tuned weights."]
