@@ -39,6 +39,19 @@ def assert_same(a: dict, b: dict) -> None:
         assert abs(primary_a - primary_b) <= 1e-6 and abs(accuracy_a - accuracy_b) <= 1e-6, unit_id
 
 
+def run_until_the_first_unit_is_done(suite, out: Path) -> list:
+    """Run the suite and interrupt it once the first unit is done; returns that unit's record in a list."""
+    seen = []
+
+    def stop_after_one(record):
+        seen.append(record)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_suite(suite, out, progress=False, on_unit_done=stop_after_one)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def sequential_run(tmp_path_factory, mirror):
     out = tmp_path_factory.mktemp("sequential")
@@ -118,14 +131,7 @@ def test_a_claim_is_exclusive_and_a_dead_processes_claim_is_taken_over(tmp_path)
 def test_status_on_a_partial_run(tmp_path, capsys):
     suite = small_suite()
     out = tmp_path / "partial"
-    done = []
-
-    def stop_after_one(record):
-        done.append(record)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_suite(suite, out, progress=False, on_unit_done=stop_after_one)
+    run_until_the_first_unit_is_done(suite, out)
     claims.try_claim(out / "units", runner.expand_units(suite)[-1].unit_id)  # as if another runner held it
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
@@ -167,14 +173,7 @@ def test_workers_die_with_their_coordinator(tmp_path):
 def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiting_them(tmp_path, capsys):
     suite = apply_overrides(small_suite(), ["lr_grid=[0.001,0.003]"])
     out = tmp_path / "selecting"
-    seen = []
-
-    def stop_after_one(record):
-        seen.append(record)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        runner.run_suite(suite, out, progress=False, on_unit_done=stop_after_one)
+    seen = run_until_the_first_unit_is_done(suite, out)
     plan = json.loads((out / "run.json").read_text())["units"]
     assert sum(e["phase"] == "selection" for e in plan) == 4  # 2 arms × 2 learning rates
     assert [e["id"] for e in plan if e["phase"] == "main"] == [None] * 4  # ids depend on the lr still to choose
