@@ -87,7 +87,7 @@ def test_run_exits_non_zero_with_a_one_line_summary_when_units_fail(synthetic, c
     assert "2 of 2 units failed" in err and "RuntimeError: out of luck" in err and "Traceback" not in err
     assert not (out / "report").exists()  # nothing finished, so no report (and no traceback from it)
     assert main(["report", str(out)]) == 1
-    assert "no finished units" in capsys.readouterr().err
+    assert "no finished main-grid units" in capsys.readouterr().err
 
 
 def test_a_typo_is_reported_without_importing_torch():

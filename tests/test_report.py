@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from crossdomain.record import UnitRecord
-from crossdomain.report import figures, stats, tables, write_report
+from crossdomain.report import ReportError, figures, stats, tables, write_report
 
 CURVE = [(0, 0.0, 0.1), (10, 1.0, 0.5), (20, 2.0, 0.78), (30, 3.0, 0.80)]  # (step, seconds, dev)
 
@@ -34,6 +34,18 @@ def write_unit(units, task, init, seed, score, status="ok", n_test=40, fold=0, c
         pd.DataFrame({"id": [f"i{i}" for i in range(n_test)], "label": labels, "prediction": predictions}).to_csv(
             units / f"{unit_id}.predictions.csv", index=False)
     return unit_id
+
+
+def test_a_run_still_in_lr_selection_says_why_it_has_nothing_to_report(tmp_path):
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed, init in enumerate(["pretrained", "random", "random"]):
+        path = units / f"{write_unit(units, 'dna/splice', init, seed, 0.7)}.json"
+        record = UnitRecord.load(path)
+        record.roles = ["selection"]
+        record.write(path)
+    with pytest.raises(ReportError, match="no finished main-grid units .*3 lr-selection and 0 baseline units"):
+        write_report([tmp_path / "run"], tmp_path / "report")
 
 
 @pytest.fixture

@@ -98,8 +98,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
     out_dir.mkdir(parents=True, exist_ok=True)
     table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
     if table.ok.empty:
-        raise ReportError(f"no finished units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
-                          f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''})")
+        waiting = (f"; {len(table.selection)} lr-selection and {len(table.baselines)} baseline units are finished:"
+                   " the main grid starts once every arm's lr is chosen" if len(table.selection) else "")
+        raise ReportError(f"no finished main-grid units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
+                          f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''}{waiting})")
     planned_arms, planned_contrasts = run_plan(run_dirs)
     arms = arm_order(table.ok["arm"], planned_arms)
     inits = arm_order(table.ok["init"], planned_arms)
