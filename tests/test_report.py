@@ -254,3 +254,17 @@ def test_report_and_runner_name_no_arm_but_the_reference_ones():
         text = path.read_text()
         for name in INITS.names():
             assert f'"{name}"' not in text and f"'{name}'" not in text, f"{path.name} names the arm {name!r}"
+
+
+def test_learning_rates_and_per_seed_scores_are_written_for_reading():
+    assert [tables.lr_text(v) for v in (3e-5, 1e-4, 2.5e-4, 1e-3, 0.01)] == ["3e-5", "1e-4", "2.5e-4", "1e-3", "1e-2"]
+    frame = pd.DataFrame({"seed": pd.array([0, 1], dtype="Int64"), "pretrained": [0.80945, float("nan")]})
+    assert tables.rounded(frame).to_dict("list") == {"seed": [0, 1], "pretrained": ["0.809", "–"]}
+
+
+def test_seeds_and_folds_stay_integers_in_the_report(run_dir, tmp_path):
+    report = (write_report([run_dir], tmp_path / "report") / "report.md").read_text()
+    assert "- seeds: [0, 1, 2, 3]; mapping seeds: [0]" in report
+    splice = report.split("### dna/splice")[1].split("###")[0]
+    first_row = [cell.strip() for cell in splice.strip().splitlines()[2].strip("|").split("|")]
+    assert first_row == ["0", "0", "0", "0.800", "0.700"]  # fold, mapping seed, seed, pretrained, random

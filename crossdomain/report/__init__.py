@@ -149,7 +149,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
     for task in tasks:
         per_seed = tables.per_seed_table(table.ok, task)
         per_seed.to_csv(out_dir / f"per_seed_{task.replace('/', '-')}.csv", index=False)
-        detail.append(f"### {task}\n\n{tables.to_markdown(per_seed)}\n")
+        detail.append(f"### {task}\n\n{tables.to_markdown(tables.rounded(per_seed))}\n")
 
     curves = stats.curves_frame(table)
     reference_line = baselines[baselines["baseline"] == REFERENCE_LINE].set_index("task")["mean"].to_dict() \

@@ -56,6 +56,8 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*ROW_COLUMNS, *UNIT_COLUMNS])))[UNIT_COLUMNS]
     frame["baseline"] = frame["baseline"].fillna("").astype(str)
+    for column in ("fold", "seed", "mapping_seed"):  # integers, also when a record lacks one (no 0.0 in tables)
+        frame[column] = frame[column].astype("Int64")
     frame["role"] = frame["role"].fillna("main").astype(str)
     frame["arm"] = arm_labels(frame)
     finished = frame["status"] == "ok"

@@ -114,7 +114,13 @@ def chosen_lr_table(learning_rates: pd.DataFrame) -> pd.DataFrame:
     """Task rows × arm columns: the lr chosen on dev."""
     chosen = learning_rates[learning_rates["chosen"]]
     table = chosen.pivot_table(index="task", columns="arm", values="lr", aggfunc="first")
-    return table.map(lambda v: f"{v:g}" if not pd.isna(v) else "–").reset_index()
+    return table.map(lambda v: lr_text(v) if not pd.isna(v) else "–").reset_index()
+
+
+def lr_text(lr: float) -> str:
+    """A learning rate as researchers write it: 3e-5, 1e-4, 2.5e-4."""
+    mantissa, exponent = f"{lr:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def recovered_cell(row) -> str:
@@ -175,10 +181,19 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
 
 
 def per_seed_table(units: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Per-seed scores of one task, arms side by side."""
+    """Per-seed scores of one task, arms side by side (full precision: round it for display)."""
     subset = units[units["task"] == task]
     table = subset.pivot_table(index=["fold", "mapping_seed", "seed"], columns="arm", values="score", aggfunc="first")
     return table.reset_index()
+
+
+def rounded(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Float columns as text with ``digits`` decimals (a missing value as –), for markdown."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "–" if pd.isna(v) else f"{v:.{digits}f}")
+    return shown
 
 
 def datasets_table(stats: list[dict]) -> str:
