@@ -159,6 +159,17 @@ def test_figures_are_valid_images_with_the_expected_elements(run_dir):
     assert [len(a.lines) for a in curves.axes if a.get_visible()] == [2, 2]
 
 
+def test_curve_panels_span_the_units_scores_not_a_two_seed_interval(tmp_path):
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed, final in enumerate([0.9, 0.1]):  # two seeds far apart: their t-interval is about ±5
+        write_unit(units, "dna/splice", "random", seed, final, curve=[(0, 0.0, 0.0), (10, 1.0, final)])
+    table = stats.load_units([tmp_path / "run"])
+    ax = figures.curves_figure(stats.curves_frame(table), ["random"], ["dna/splice"]).axes[0]
+    low, high = ax.get_ylim()
+    assert math.isclose(low, -0.045) and math.isclose(high, 0.945)  # 0..0.9 with 5% margins
+
+
 def test_figures_are_deterministic(run_dir):
     first = write_report([run_dir], run_dir / "r1")
     second = write_report([run_dir], run_dir / "r2")

@@ -200,6 +200,9 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
     for name in ("bars", "forest", "curves", "overview"):
         if name in drawn:
             lines += [f"![{name}]({name}.png)", ""]
+    if "curves" in drawn:
+        lines += ["Curves: mean dev score over seeds at each evaluation (a unit stopped early holds its last value), "
+                  "shaded: its 95% t-interval, cut at the range of the units' own scores.", ""]
     if not baselines.empty:
         lines += [f"Baselines are reference columns (†), fitted on exactly the units' train/dev/test items with "
                   f"the same truncation; the dashed line in the figures is the {REFERENCE_LINE} baseline.", ""]

@@ -117,9 +117,20 @@ def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, reference: 
     steps = curves[curves["task"] == task]["step"]
     if len(steps):
         draw_reference_line(ax, float(steps.min()), float(steps.max()), (reference or {}).get(task), "majority (test)")
+        limit_to_observed(ax, [*curves[curves["task"] == task]["dev"], (reference or {}).get(task)])
     ax.set_title(task)
     ax.set_xlabel("training step")
     ax.set_ylabel("dev score")
+
+
+def limit_to_observed(ax, values) -> None:
+    """The y range of the units' own scores: a t-interval over two or three seeds can reach far past any score
+    a unit had (±4 on an MCC axis), and would flatten every curve in the panel."""
+    observed = [float(v) for v in values if v is not None and not pd.isna(v)]
+    if observed:
+        low, high = min(observed), max(observed)
+        margin = 0.05 * (high - low) or 0.05
+        ax.set_ylim(low - margin, high + margin)
 
 
 def panels(count: int, height: float = 1.7, width_per: float = SINGLE_COLUMN_IN / 1.5):
