@@ -33,6 +33,9 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW weight decay
     eval_every: int = 50  # steps between dev evaluations (the learning curve's resolution)
     early_stopping_patience: int = 0  # dev evaluations without improvement before stopping; 0 = off
+    # no early stop before this many steps: a randomly initialised model can sit at the majority class for a
+    # while before it starts to learn, and patience alone would end it there
+    early_stopping_min_steps: int = 0
     max_length: int = 64  # tokens per sequence including [CLS] and [SEP]
     max_train_examples: int = 0  # stratified subsample of the training split; 0 = all
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
@@ -47,7 +50,7 @@ class TrainConfig:
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
-    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ()
+    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps",)
 
     def identity(self) -> dict:
         defaults = TrainConfig()

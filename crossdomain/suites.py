@@ -55,6 +55,7 @@ def validate_train(train: TrainConfig, where: str) -> None:
         (0 <= train.warmup_ratio < 1, "warmup_ratio", "in [0, 1)"),
         (train.eval_every >= 1, "eval_every", ">= 1"),
         (train.early_stopping_patience >= 0, "early_stopping_patience", ">= 0"),
+        (train.early_stopping_min_steps >= 0, "early_stopping_min_steps", ">= 0"),
         (train.max_train_examples >= 0 and train.max_eval_examples >= 0, "max_train_examples", ">= 0"),
         (train.threads >= 0, "threads", ">= 0 (0 = all cores)"),
     ]

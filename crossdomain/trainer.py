@@ -64,11 +64,13 @@ def _compute_metrics(eval_prediction) -> dict[str, float]:
 
 
 class CurveAndBestModel(TrainerCallback):
-    """Records the learning curve; keeps the best dev weights in memory; stops early on patience."""
+    """Records the learning curve; keeps the best dev weights in memory; stops early on patience (never before
+    ``min_steps``)."""
 
-    def __init__(self, metric: str, patience: int):
+    def __init__(self, metric: str, patience: int, min_steps: int = 0):
         self.metric = f"eval_{metric}"
         self.patience = patience
+        self.min_steps = min_steps
         self.curve: list[dict] = []
         self.best_score = -np.inf
         self.best_step = 0
@@ -100,7 +102,7 @@ class CurveAndBestModel(TrainerCallback):
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         elif state.global_step > 0:
             self.bad_evaluations += 1
-            if self.patience and self.bad_evaluations >= self.patience:
+            if self.patience and self.bad_evaluations >= self.patience and state.global_step >= self.min_steps:
                 control.should_training_stop = True
 
 
@@ -174,7 +176,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
                        seed: int, primary_metric: str, pad_id: int, work_dir: str) -> TrainOutcome:
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
-    tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience)
+    tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps)
     train_set = SequenceDataset(train)
     trainer = Trainer(
         model=model,

@@ -85,3 +85,12 @@ def test_new_train_fields_do_not_change_the_ids_of_earlier_runs():
     new = {f.name for f in dataclasses.fields(TrainConfig)} - SCHEMA_2_TRAIN_FIELDS
     assert new <= set(TrainConfig.EXECUTION_ONLY) | set(TrainConfig.IDENTITY_IF_CHANGED), new
     assert set(TrainConfig().identity()) == SCHEMA_2_TRAIN_FIELDS - set(TrainConfig.EXECUTION_ONLY)
+
+
+def test_a_negative_early_stopping_minimum_is_refused_before_any_work():
+    from crossdomain.suites import validate_suite
+
+    with pytest.raises(ConfigError, match=r"train\.early_stopping_min_steps: expected >= 0, got -5"):
+        validate_suite(apply_overrides(suite(), ["train.early_stopping_min_steps=-5"]))
+    changed = TrainConfig(early_stopping_min_steps=100).identity()
+    assert changed["early_stopping_min_steps"] == 100  # set, it is part of the unit id; at 0 it is not

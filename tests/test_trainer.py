@@ -46,3 +46,17 @@ def test_dynamic_padding_pads_to_the_longest_in_the_batch():
     batch = PadCollator(pad_id=0)([{"input_ids": [101, 5, 102], "labels": 1}, {"input_ids": [101, 102], "labels": 0}])
     assert batch["input_ids"].tolist() == [[101, 5, 102], [101, 102, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_early_stopping_waits_for_its_minimum_number_of_steps(tmp_path):
+    """At lr ~0 the dev score never improves: patience 1 stops at the first evaluation, min_steps holds it back."""
+    stopped_at = {}
+    for min_steps in (0, 40):
+        torch.manual_seed(0)
+        model = fresh_classifier(resolve_model("tiny"), num_labels=2)
+        cfg = TrainConfig(lr=1e-12, max_steps=80, batch_size=8, eval_every=10, early_stopping_patience=1,
+                          early_stopping_min_steps=min_steps)
+        outcome = train_and_evaluate(model, toy_split(160, 0), toy_split(32, 1), toy_split(32, 2), cfg, seed=0,
+                                     primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / str(min_steps)))
+        stopped_at[min_steps] = [p["step"] for p in outcome.curve]
+    assert stopped_at == {0: [0, 10], 40: [0, 10, 20, 30, 40]}
