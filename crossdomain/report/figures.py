@@ -106,18 +106,19 @@ def forest_figure(deltas):
 
 def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, reference: dict | None = None) -> None:
     colours = arm_colours(arms)
+    of_task = curves[curves["task"] == task]
     for arm in arms:
-        subset = curves[(curves["task"] == task) & (curves["arm"] == arm)]
+        subset = of_task[of_task["arm"] == arm]
         if subset.empty:
             continue
         mean = mean_curve(subset)
         ax.plot(mean["step"], mean["mean"], color=colours[arm], label=arm, linewidth=1.2)
         if mean["n"].iloc[0] > 1:
             ax.fill_between(mean["step"], mean["low"], mean["high"], color=colours[arm], alpha=0.2, linewidth=0)
-    steps = curves[curves["task"] == task]["step"]
-    if len(steps):
-        draw_reference_line(ax, float(steps.min()), float(steps.max()), (reference or {}).get(task), "majority (test)")
-        limit_to_observed(ax, [*curves[curves["task"] == task]["dev"], (reference or {}).get(task)])
+    if len(of_task):
+        line = (reference or {}).get(task)
+        draw_reference_line(ax, float(of_task["step"].min()), float(of_task["step"].max()), line, "majority (test)")
+        limit_to_observed(ax, [*of_task["dev"], line])
     ax.set_title(task)
     ax.set_xlabel("training step")
     ax.set_ylabel("dev score")

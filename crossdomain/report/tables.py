@@ -192,7 +192,7 @@ def rounded(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     shown = frame.copy()
     for column in shown.columns:
         if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "–" if pd.isna(v) else f"{v:.{digits}f}")
+            shown[column] = shown[column].map(lambda v: _fmt(v, digits))
     return shown
 
 
