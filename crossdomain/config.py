@@ -39,14 +39,14 @@ class TrainConfig:
     max_length: int = 64  # tokens per sequence including [CLS] and [SEP]
     max_train_examples: int = 0  # stratified subsample of the training split; 0 = all
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
-    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
     prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
     group_by_length: bool = False  # length-grouped batches: less padding, but class-skewed batches where length tells the class
     threads: int = 0  # torch CPU threads; 0 = all cores
     save_model: bool = False  # keep the fine-tuned weights (safetensors) in units/<unit_id>/ for `crossdomain analyze`
 
     # how a unit is executed, not what it computes: recorded in the unit file, left out of the unit id,
-    # so a run can be resumed with other threads or evaluation batches (bf16 only acts on CUDA)
+    # so a run can be resumed with other threads, evaluation batches or precision (the record says which ran)
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)

@@ -225,6 +225,7 @@ def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
         "best_step": outcome.best_step,
         "steps": outcome.steps,
         "train_seconds": round(outcome.train_seconds, 3),
+        "precision": outcome.precision,
         "artifacts": artifacts,
     }
     predictions = (built.splits["test"].ids, outcome.test_labels, outcome.test_predictions,

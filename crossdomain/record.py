@@ -3,7 +3,7 @@
 The runner writes it (``<out>/units/<unit_id>.json``), ``results.csv``, the report and the tests
 read it back through :meth:`UnitRecord.load` and flatten it with :meth:`UnitRecord.row`; nothing
 else parses unit JSON. A file with an unknown ``schema_version`` is refused; version 1 files
-(two init arms, ``data_dirs`` inside ``unit``) are upgraded when read.
+(two init arms, ``data_dirs`` inside ``unit``) and version 2 files (no ``precision``) are upgraded when read.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 from crossdomain.atomic import atomic_write_json
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 ROW_COLUMNS = ["unit_id", "status", "task", "domain", "fold", "init", "baseline", "role", "seed", "mapping_seed",
                "model", "mapping", "lr",
                "primary_metric", "primary", "accuracy", "macro_f1", "mcc", "train", "dev", "test", "steps",
                "best_step", "trainable_parameters", "train_seconds", "wall_seconds", "peak_memory_mb", "device",
-               "error"]
+               "precision", "error"]
 
 
 class RecordError(ValueError):
@@ -52,6 +52,7 @@ class UnitRecord:
     started_at: str | None = None
     finished_at: str | None = None
     device: str | None = None
+    precision: str | None = None  # what the unit trained and predicted in: "fp32" or "bf16"; None for baselines
     libraries: dict = field(default_factory=dict)
     git: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)
@@ -83,6 +84,7 @@ class UnitRecord:
             "trainable_parameters": (self.init or {}).get("trainable_parameters"),
             "steps": self.steps, "best_step": self.best_step, "train_seconds": self.train_seconds,
             "wall_seconds": self.wall_seconds, "peak_memory_mb": self.peak_memory_mb, "device": self.device,
+            "precision": self.precision,
         }
         return {column: row.get(column) for column in ROW_COLUMNS}
 
@@ -105,6 +107,8 @@ class UnitRecord:
         data = dict(data)
         if version == 1:
             data = _upgrade_v1(data)
+        if version in (1, 2):
+            data = _upgrade_v2(data)
         data["schema_version"] = SCHEMA_VERSION
         names = {f.name for f in dataclasses.fields(cls)} - {"path"}
         unknown = sorted(set(data) - names)
@@ -131,6 +135,14 @@ def _upgrade_v1(data: dict) -> dict:
     data["data_dirs"] = unit.pop("data_dirs", [])
     data["unit"] = unit
     data.setdefault("init", {"spec": unit.get("init")})
+    return data
+
+
+def _upgrade_v2(data: dict) -> dict:
+    """Before version 3 the precision was not recorded; bf16 then acted on CUDA only, so a unit trained
+    on a CPU ran in fp32. On CUDA it is unknown (None)."""
+    trained = not (data.get("unit") or {}).get("baseline") and data.get("status") == "ok"
+    data.setdefault("precision", "fp32" if trained and data.get("device") == "cpu" else None)
     return data
 
 

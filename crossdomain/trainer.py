@@ -2,7 +2,13 @@
 
 AdamW with linear warm-up and decay, epochs or max steps, gradient accumulation, dev
 evaluation every N steps (recorded as the learning curve, including step 0), early stopping
-on the task's primary metric with the best weights restored, bf16 autocast on CUDA.
+on the task's primary metric with the best weights restored.
+
+Precision: with ``train.bf16`` (the default) training, evaluation and prediction run under bf16 autocast
+wherever the hardware computes bf16 natively: CUDA devices that support it, and CPUs with AVX512-BF16 or
+AMX (oneDNN then runs the matmuls in bf16). Weights, optimiser state and the loss stay fp32 (autocast is
+mixed precision, not a bf16 model). Elsewhere, or with ``train.bf16=false``, everything runs in fp32.
+:func:`resolve_precision` says which, and the unit record keeps it.
 """
 from __future__ import annotations
 
@@ -106,6 +112,33 @@ class CurveAndBestModel(TrainerCallback):
                 control.should_training_stop = True
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware, as torch reports it (AVX512-BF16 or AMX tiles).
+
+    Asked of torch, not of the CPU's name: without either, bf16 on CPU is emulated and slower than fp32.
+    """
+    import torch.cpu
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    """``bf16`` where ``cfg.bf16`` asks for it and the device runs it natively, else ``fp32``."""
+    if not cfg.bf16:
+        return "fp32"
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on ``device`` for precision ``bf16``; nothing for ``fp32``."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @dataclass
 class TrainOutcome:
     test_metrics: dict[str, float]
@@ -113,24 +146,26 @@ class TrainOutcome:
     best_step: int
     steps: int
     train_seconds: float
+    precision: str = "fp32"  # what actually ran: fp32 or bf16 (autocast)
     test_labels: list[int] = field(default_factory=list)
     test_predictions: list[int] = field(default_factory=list)
     test_probabilities: list[list[float]] = field(default_factory=list)
 
 
 @torch.inference_mode()
-def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: int) -> np.ndarray:
-    """Class probabilities in the split's own order (batches grouped by length, then put back in order)."""
+def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: int,
+                          precision: str = "fp32") -> np.ndarray:
+    """Class probabilities in the split's own order (batches grouped by length, then put back in order),
+    under the unit's precision; the softmax is taken in fp32."""
     model.eval()
     device = next(model.parameters()).device
     collate = PadCollator(pad_id)
     order = sorted(range(len(split)), key=lambda i: len(split.input_ids[i]))
     out = np.zeros((len(split), model.config.num_labels), dtype=np.float32)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = collate([{"input_ids": split.input_ids[i], "labels": split.labels[i]} for i in chunk])
-        with autocast:
+        with autocast(device, precision):
             logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
         out[chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
     return out
@@ -141,6 +176,8 @@ def device_name() -> str:
 
 
 def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingArguments:
+    """Arguments for transformers' ``Trainer``; its ``bf16`` (accelerate's autocast, on CPU too) follows
+    :func:`resolve_precision`."""
     cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=work_dir,
@@ -163,7 +200,7 @@ def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingAr
         report_to="none",
         disable_tqdm=True,
         seed=seed,
-        bf16=bool(cfg.bf16 and cuda and torch.cuda.is_bf16_supported()),
+        bf16=resolve_precision(cfg) == "bf16",
         tf32=True if cuda else None,
         use_cpu=not cuda,
         dataloader_pin_memory=cuda,
@@ -195,7 +232,8 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         trainer.evaluate()  # the curve always ends at the final step
     if tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
-    probabilities = predict_probabilities(model, test, cfg.eval_batch_size, pad_id)
+    precision = resolve_precision(cfg)
+    probabilities = predict_probabilities(model, test, cfg.eval_batch_size, pad_id, precision)
     predictions = probabilities.argmax(axis=-1)
     return TrainOutcome(
         test_metrics=classification_metrics(test.labels, predictions),
@@ -203,6 +241,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         best_step=tracker.best_step,
         steps=int(result.global_step),
         train_seconds=train_seconds,
+        precision=precision,
         test_labels=list(test.labels),
         test_predictions=[int(p) for p in predictions],
         test_probabilities=np.round(probabilities, 5).tolist(),

@@ -7,7 +7,7 @@ or machine. :func:`run_unit` runs the stages of :mod:`crossdomain.pipeline` and 
 
 The unit id is a readable slug plus a hash of :meth:`Unit.identity`: everything that changes the
 result (task and its version, fold, arm spec, seeds, model, mapping, training hyper-parameters),
-and nothing that does not (threads, evaluation batch size, bf16, where the data was found, hooks).
+and nothing that does not (threads, evaluation batch size, precision, where the data was found, hooks).
 """
 from __future__ import annotations
 
@@ -60,12 +60,15 @@ class Unit:
 
     @classmethod
     def from_record(cls, record: UnitRecord, data_dirs: tuple[str, ...] | None = None) -> "Unit":
-        """The unit a record was produced by (same id), with the record's execution settings."""
+        """The unit a record was produced by (same id), with the record's execution settings (an fp32 unit
+        is re-run in fp32 even where bf16 is available)."""
         from crossdomain.config import build
 
         u = record.unit
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         train = build(TrainConfig, {k: v for k, v in record.config.items() if k in known}, f"{record.path}: config")
+        if record.precision == "fp32":
+            train = dataclasses.replace(train, bf16=False)
         dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
         if u.get("baseline"):
             return cls(u["task"], u["fold"], "", 0, 0, "", "", train, dirs, baseline=u["baseline"])

@@ -54,3 +54,12 @@ def test_files_that_are_not_records_are_named(tmp_path, content, message):
         UnitRecord.load(path)
     skipped = []
     assert load_records(tmp_path, on_error=skipped.append) == [] and len(skipped) == 1
+
+
+def test_version_2_files_get_the_precision_they_ran_in():
+    """Before version 3, bf16 acted on CUDA only: a CPU unit ran in fp32; on CUDA it is not known."""
+    cpu = UnitRecord.from_json({**V1, "schema_version": 2, "data_dirs": []})
+    cuda = UnitRecord.from_json({**V1, "schema_version": 2, "data_dirs": [], "device": "NVIDIA H100"})
+    baseline = UnitRecord.from_json({**V1, "schema_version": 2, "unit": {**V1["unit"], "baseline": "majority"}})
+    assert (cpu.precision, cuda.precision, baseline.precision) == ("fp32", None, None)
+    assert cpu.row()["precision"] == "fp32"

@@ -35,6 +35,7 @@ def test_rerunning_the_cheapest_committed_training_unit_reproduces_its_metrics(t
     unit = Unit.from_record(record, data_dirs=(str(mirror),))
     again = run_unit(unit, tmp_path)
     assert again.ok, again.error
+    assert again.precision == record.precision == "fp32"  # re-run in the precision it ran in, bf16 or not
     for name, value in record.metrics.items():
         if isinstance(value, float):
             assert math.isclose(again.metrics[name], value, abs_tol=1e-6), (name, again.metrics[name], value)

@@ -279,3 +279,14 @@ def test_seeds_and_folds_stay_integers_in_the_report(run_dir, tmp_path):
     splice = report.split("### dna/splice")[1].split("###")[0]
     first_row = [cell.strip() for cell in splice.strip().splitlines()[2].strip("|").split("|")]
     assert first_row == ["0", "0", "0", "0.800", "0.700"]  # fold, mapping seed, seed, pretrained, random
+
+
+def test_the_report_states_the_precision_and_flags_a_mixed_run(run_dir, tmp_path):
+    report = (write_report([run_dir], tmp_path / "one") / "report.md").read_text()
+    assert "- precision: not recorded (9 units)" in report  # these hand-written records carry none
+    for path in sorted((run_dir / "units").glob("*.json")):
+        record = UnitRecord.load(path)
+        record.precision = "bf16" if record.unit["seed"] == 0 else "fp32"
+        record.write(path)
+    report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
+    assert "- precision: **mixed**: bf16 (4 units), fp32 (5 units)." in report

@@ -13,8 +13,9 @@ import pytest
 import crossdomain.runner as runner
 import crossdomain.units as units_module
 from crossdomain.cli import main
-from crossdomain.config import apply_overrides
+from crossdomain.config import TrainConfig, apply_overrides
 from crossdomain.suites import load_suite
+from crossdomain.trainer import resolve_precision
 from tests.conftest import write_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,9 +99,9 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert len(frame) == 8 and set(frame["status"]) == {"ok"}
     assert set(frame["init"]) == {"pretrained", "random"} and set(frame["task"]) == {"dna/splice", "dna/promoters"}
     record = json.loads(next((out / "units").glob("dna-splice__fold0__random__seed0*.json")).read_text())
-    assert record["schema_version"] == 2
+    assert record["schema_version"] == 3
     for key in ("config", "task", "model", "init", "mapping", "sizes", "metrics", "curve", "wall_seconds",
-                "peak_memory_mb", "device", "libraries", "git", "status", "error", "unit"):
+                "peak_memory_mb", "device", "precision", "libraries", "git", "status", "error", "unit"):
         assert key in record, key
     assert record["init"]["spec"] == "random" and record["init"]["frozen_parameters"] == 0
     assert record["task"]["checksum"] and record["task"]["sources"]["splice.data"]["sha256"].startswith("ebbae10c")
@@ -108,6 +109,7 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert set(record["mapping"]["symbols"]) == {"A", "C", "G", "T", "N"}
     assert {"accuracy", "macro_f1", "mcc", "primary"} <= set(record["metrics"])
     assert record["metrics"]["primary"] == record["metrics"]["mcc"]
+    assert record["precision"] == resolve_precision(TrainConfig())  # bf16 where the machine has it natively
     assert record["sizes"] == {"train": 256, "dev": 64, "test": 64, "train_available": 2402, "dev_available": 301,
                                "test_available": 301}
     assert [p["step"] for p in record["curve"]] == [0, 20, 40, 60]

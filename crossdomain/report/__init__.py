@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -65,6 +66,17 @@ def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def precision_line(records) -> str:
+    """What the trained units ran in; a run that mixes precisions is flagged (its arms may differ by it)."""
+    trained = [r for r in records if r.ok and not (r.unit or {}).get("baseline")]
+    counts = Counter(r.precision or "not recorded" for r in trained)
+    text = ", ".join(f"{name} ({n} units)" for name, n in sorted(counts.items()))
+    if len(counts) > 1:
+        return (f"- precision: **mixed**: {text}. Units differ in numeric precision as well as in what is compared; "
+                "re-run the minority with `--set train.bf16=...` in a fresh folder to compare like with like")
+    return f"- precision: {text}" + (" (bf16 autocast; weights, optimiser and loss in fp32)" if "bf16" in counts else "")
+
+
 def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     records = list(table.records.values())
     commits = sorted({(r.git or {}).get("commit") or "unknown" for r in records})
@@ -78,6 +90,7 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
         f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arms)}",
         f"- seeds: {sorted(ok['seed'].unique().tolist())}; mapping seeds: {sorted(ok['mapping_seed'].unique().tolist())}",
         f"- cost: {cost / 60:.1f} min of unit wall time on {', '.join(devices)}",
+        precision_line(records),
         f"- git commit(s): {', '.join(c[:12] for c in commits)}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in libraries.items() if v),
     ]
