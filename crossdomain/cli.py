@@ -1,4 +1,4 @@
-"""Command line: ``crossdomain {list,run,datasets,report,bench}`` (also ``python -m crossdomain``)."""
+"""Command line: ``crossdomain {list,run,status,datasets,report,compare,analyze,bench}`` (also ``python -m crossdomain``)."""
 from __future__ import annotations
 
 import argparse
@@ -49,12 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-units", action="store_true", help="print the unit ids the suite expands to; run nothing")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--executor", default="sequential",
-                     help="how units run: sequential (default), processes (local workers) or slurm (submitit job arrays)")
-    run.add_argument("--workers", type=int, default=0, help="processes: parallel workers (default: one per GPU, "
-                                                            "else cores ÷ threads per worker)")
+    run.add_argument("--executor", default="auto",
+                     help="how units run: auto (default: on a CPU one single-thread worker per core, on one GPU "
+                          "in-process, on several GPUs one worker each), sequential (in this process, all cores), "
+                          "processes (local workers) or slurm (submitit job arrays)")
+    run.add_argument("--workers", type=int, default=0, help="auto, processes: parallel workers (default: one per GPU, "
+                                                            "else one per core for auto, cores ÷ threads per worker "
+                                                            "for processes)")
     run.add_argument("--threads-per-worker", type=int, default=0,
-                     help="processes: torch threads per worker (default: cores ÷ workers; never more threads than cores)")
+                     help="auto, processes: torch threads per worker (default: 1 for auto, cores ÷ workers for "
+                          "processes; never more threads than cores)")
     run.add_argument("--slurm-partition", default="", help="slurm: partition")
     run.add_argument("--slurm-time", type=int, default=120, metavar="MIN", help="slurm: time limit per unit (minutes)")
     run.add_argument("--slurm-gpus", type=int, default=0, help="slurm: GPUs per unit")
@@ -91,7 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a pair of arms to compare (repeatable); default: the run's suite contrasts, else every "
                              "arm against random")
 
-    bench = commands.add_parser("bench", help="training throughput: plain Hugging Face recipe vs crossdomain's path")
+    compare = commands.add_parser("compare", help="the same units run twice (e.g. bf16 vs fp32): paired differences",
+                                  description="Match the units of two run folders by unit id (same computation, "
+                                              "other execution: precision, threads, machine, commit) and report the "
+                                              "paired difference of the test metric, A − B, per task and pooled.")
+    compare.add_argument("run_a", type=Path, help="run folder A")
+    compare.add_argument("run_b", type=Path, help="run folder B")
+    compare.add_argument("--metric", default="primary", help="primary (each task's own), accuracy, macro_f1 or mcc")
+    compare.add_argument("--out", type=Path, help="also write comparison.md, comparison.csv and pairs.csv here")
+
+    bench = commands.add_parser("bench", help="training throughput: the plain Hugging Face recipe (fp32 and bf16) vs "
+                                              "crossdomain's own pipeline")
     bench.add_argument("--model", default="minilm-l6", help="model alias, id or folder (default minilm-l6)")
     bench.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to measure (default: the quick suite's)")
     bench.add_argument("--steps", type=int, default=12, help="training steps per measurement")
@@ -99,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--lr", type=float, default=5e-5,
                        help="peak learning rate of both arms (with enough --steps, dev accuracy is the two-arm check)")
     bench.add_argument("--max-length", type=int, default=64, help="tokens per sequence, including [CLS]/[SEP]")
-    bench.add_argument("--repeats", type=int, default=3, help="alternating baseline/harness repetitions (medians reported)")
+    bench.add_argument("--repeats", type=int, default=3, help="alternating repetitions of the recipes (medians reported)")
+    bench.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's default, all cores)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_data_dir(bench)
     return parser
@@ -352,6 +367,33 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from crossdomain.atomic import atomic_write_text
+    from crossdomain.registry import did_you_mean
+    from crossdomain.report.compare import compare_runs, to_markdown
+    from crossdomain.tasks import METRICS
+
+    metrics = ["primary", *METRICS]
+    if args.metric not in metrics:
+        raise ConfigError(f"--metric {args.metric!r} is not a metric.{did_you_mean(args.metric, metrics)}")
+    for run_dir in (args.run_a, args.run_b):
+        if not (run_dir / "units").is_dir():
+            raise ConfigError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
+    warn = lambda error: print(f"crossdomain compare: warning: {error}", file=sys.stderr)  # noqa: E731
+    pairs, summary, unmatched = compare_runs(args.run_a, args.run_b, args.metric, on_error=warn)
+    if pairs.empty:
+        print(f"crossdomain compare: no unit id is finished in both {args.run_a} and {args.run_b}", file=sys.stderr)
+        return 1
+    text = to_markdown(summary, pairs, unmatched, args.run_a, args.run_b)
+    print(text, end="")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out / "comparison.md", text)
+        atomic_write_text(args.out / "comparison.csv", summary.to_csv(index=False))
+        atomic_write_text(args.out / "pairs.csv", pairs.to_csv(index=False))
+    return 0
+
+
 def cmd_bench(args) -> None:
     from crossdomain.bench import run_bench
 
@@ -361,7 +403,7 @@ def cmd_bench(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench,
-               "status": cmd_status, "analyze": cmd_analyze}
+               "status": cmd_status, "analyze": cmd_analyze, "compare": cmd_compare}
     from crossdomain.models import ModelNotFoundError
     from crossdomain.record import RecordError
     from crossdomain.sources import SourceError
