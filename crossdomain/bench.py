@@ -1,24 +1,27 @@
-"""``crossdomain bench``: training and evaluation throughput, plain Hugging Face recipe vs the harness.
+"""``crossdomain bench``: training and evaluation throughput of the harness against the plain Hugging Face recipe.
 
-* baseline: what a user would write with transformers — symbols joined into text, tokenised and padded to
-  the maximum length, ``Trainer`` with default arguments (fp32, full 30k-row vocabulary, default optimiser),
-  ``Trainer``'s default evaluation loop (``trainer.predict``, batch size 8);
-* harness: crossdomain's path — pre-encoded ids, vocabulary pruned to the mapped tokens, dynamic padding with
-  random batches (``group_by_length`` off by default: see TrainConfig), evaluation under ``inference_mode`` with
-  large length-sorted batches.
+Three recipes train the same model on the same task for the same number of steps of the same batch size:
 
-Same model, data, batch size and number of steps; the two alternate over several repetitions and medians are
-reported. Useful-FLOP utilisation = model FLOPs on real (non-pad) tokens per second ÷ the measured peak of a
-2048×2048 fp32 matmul in the same process. Model FLOPs per training sequence of n real tokens:
-6 × non-embedding parameters × n + 12 × layers × hidden × n² (attention scores and weighted sum, forward + backward).
+* ``hf-fp32``: what a user would write with transformers: symbols written as the mapped words, tokenised and
+  padded to the maximum length, ``Trainer`` with its defaults (fp32, the full vocabulary, its default optimiser)
+  and its default evaluation loop (``trainer.predict``, batch size 8);
+* ``hf-bf16``: the same with ``Trainer``'s own ``bf16=True`` (autocast through accelerate, on CPU too);
+* ``crossdomain``: the harness itself: the unit's pipeline stages (:func:`crossdomain.pipeline.prepare`,
+  :func:`~crossdomain.pipeline.build_init`) and :func:`crossdomain.trainer.train_and_evaluate`, in the precision
+  the harness chooses (:func:`crossdomain.trainer.resolve_precision`), its dev evaluation time taken out.
+
+The recipes alternate over several repetitions and medians are reported. Useful-FLOP utilisation = model FLOPs
+on real (non-pad) tokens per second ÷ the measured peak of a 2048×2048 matmul, in the precision the recipe
+computes in, in the same process. Model FLOPs per training sequence of n real tokens:
+6 × non-embedding parameters × n + 12 × layers × hidden × n² (attention scores and weighted sum, forward +
+backward). Peak memory: the process's resident high-water mark (CUDA: peak allocated) during the recipe, as in
+the unit records.
 """
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
@@ -26,62 +29,28 @@ import numpy as np
 import torch
 
 from crossdomain.config import TrainConfig
-from crossdomain.data import prepare_task_cached
-from crossdomain.mapping import build_mapping, encode
 from crossdomain.metrics import classification_metrics
-from crossdomain.models import load_tokenizer, pretrained_classifier, prune_vocabulary, resolve_model
-from crossdomain.suites import load_suite
-from crossdomain.trainer import EncodedSplit, PadCollator, predict_probabilities, training_arguments
+from crossdomain.trainer import EncodedSplit
+
+RECIPES = ("hf-fp32", "hf-bf16", "crossdomain")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-class PeakRSS:
-    """Samples this process's resident memory in a thread; ``peak_mb`` is the maximum seen."""
-
-    def __init__(self, interval: float = 0.02):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-
-    @staticmethod
-    def rss() -> int:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        self.start = self.peak = self.rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_mb(self) -> float:
-        """CUDA: peak allocated; CPU: peak resident growth over the start (earlier arms' memory excluded)."""
-        if torch.cuda.is_available():
-            return torch.cuda.max_memory_allocated() / 2**20
-        return (self.peak - self.start) / 2**20
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10) -> float:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
+def matmul_peak_flops(precision: str, size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a square matmul in ``precision`` (median of the repeats after two warm-ups)."""
+    a = torch.randn(size, size, device=device(), dtype=DTYPES[precision])
+    b = torch.randn(size, size, device=device(), dtype=DTYPES[precision])
     timings = []
     for _ in range(repeats):
-        if device == "cuda":
+        if a.is_cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
         torch.matmul(a, b)
-        if device == "cuda":
+        if a.is_cuda:
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(timings[2:])
@@ -96,149 +65,157 @@ def training_flops(model, lengths: list[int]) -> float:
 
 @dataclass
 class Workload:
-    task: str
-    texts: list[str]  # symbols mapped to token strings, for the baseline's tokenizer
-    train: EncodedSplit  # pre-encoded original-vocabulary ids, for the harness
+    """One task's bench unit and its prepared data: the harness trains on ``train``; the plain recipes on the
+    same items written as text."""
+
+    unit: object  # crossdomain.units.Unit
+    prepared: object  # crossdomain.pipeline.PreparedData
+    texts: list[str]  # train items then dev items, as the mapped words
+    train: EncodedSplit
     dev: EncodedSplit
-    num_labels: int
-    keep_ids: list[int]
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.prepared.data.task.labels)
+
+    @property
+    def sequences(self) -> int:
+        return self.unit.train.max_steps * self.unit.train.batch_size
 
 
-def make_workload(task: str, tokenizer, steps: int, batch_size: int, max_length: int, data_dirs) -> Workload:
-    data = prepare_task_cached(task, tuple(data_dirs))
-    mapping = build_mapping("random", data.alphabet, tokenizer, seed=0)
-    ids = mapping.ids()
-    tokens = {s: e["token"] for s, e in mapping.symbols.items()}
-    rng = np.random.default_rng(0)
-    fold = data.folds[0]
-    train_idx = list(rng.choice(fold.train, size=steps * batch_size, replace=len(fold.train) < steps * batch_size))
-    dev_idx = sorted(rng.choice(fold.dev, size=min(256, len(fold.dev)), replace=False))  # not file order: classes mix
+def make_workload(task: str, model: str, steps: int, batch_size: int, lr: float, max_length: int, threads: int,
+                  data_dirs) -> Workload:
+    from crossdomain import pipeline
+    from crossdomain.units import Unit
 
-    def split(indices):
-        return EncodedSplit([encode(data.records[i].symbols, ids, tokenizer.cls_token_id, tokenizer.sep_token_id,
-                                    max_length, data.task.length.truncation) for i in indices],
-                            [data.label_ids[i] for i in indices], [data.records[i].id for i in indices])
-
-    train, dev = split(train_idx), split(dev_idx)
-    # the baseline user writes the mapped tokens as text; the tokenizer must give back exactly the same ids
-    texts = [" ".join(tokens[s] for s in data.records[i].symbols) for i in train_idx + dev_idx]
-    keep = [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id, *ids.values()]
-    return Workload(task, texts, train, dev, len(data.task.labels), keep)
+    cfg = TrainConfig(lr=lr, max_steps=steps, batch_size=batch_size, max_length=max_length, eval_every=10**9,
+                      max_eval_examples=256, eval_batch_size=128, threads=threads)
+    unit = Unit(task, 0, "pretrained", 0, 0, model, "random", cfg, tuple(data_dirs))
+    prepared = pipeline.prepare(unit)
+    tokenizer = prepared.tokenizer
+    train, dev = prepared.splits["train"], prepared.splits["dev"]
+    # the plain recipe's user writes the mapped words as text; the tokenizer gives back exactly these ids (tested)
+    texts = [" ".join(tokenizer.convert_ids_to_tokens(ids[1:-1])) for ids in train.input_ids + dev.input_ids]
+    return Workload(unit, prepared, texts, train, dev)
 
 
-def run_baseline(source, tokenizer, work: Workload, cfg: TrainConfig, max_length) -> dict:
+def expected_flops(model, split: EncodedSplit, sequences: int) -> float:
+    """Training FLOPs of ``sequences`` sequences drawn at random from the split (exact in expectation)."""
+    return training_flops(model, [len(ids) for ids in split.input_ids]) / len(split) * sequences
+
+
+def run_plain_recipe(work: Workload, bf16: bool) -> dict:
     from datasets import Dataset
-    from transformers import PrinterCallback, Trainer, TrainingArguments
 
-    encoded = tokenizer(work.texts, padding="max_length", truncation=True, max_length=max_length)
+    from crossdomain.models import pretrained_classifier
+    from crossdomain.trainer import plain_recipe_trainer
+    from crossdomain.units import peak_memory_mb, reset_peak_memory
+
+    cfg, tokenizer = work.unit.train, work.prepared.tokenizer
+    encoded = tokenizer(work.texts, padding="max_length", truncation=True, max_length=cfg.max_length)
+    full = Dataset.from_dict({**encoded, "labels": work.train.labels + work.dev.labels})
     n_train = len(work.train)
-    labels = work.train.labels + work.dev.labels
-    columns = {k: v for k, v in encoded.items()} | {"labels": labels}
-    full = Dataset.from_dict(columns)
     train_set, dev_set = full.select(range(n_train)), full.select(range(n_train, len(full)))
     torch.manual_seed(0)
-    model = pretrained_classifier(source, work.num_labels)
+    model = pretrained_classifier(work.prepared.source, work.num_labels)
     with tempfile.TemporaryDirectory() as out:
-        # defaults throughout, except the optimisation settings shared with the harness so dev accuracy compares
-        args = TrainingArguments(output_dir=out, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-                                 learning_rate=cfg.lr, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-                                 report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="no",
-                                 use_cpu=not torch.cuda.is_available())
-        trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set)
-        trainer.remove_callback(PrinterCallback)  # its log lines would corrupt --json output
-        with PeakRSS() as memory:
-            start = time.perf_counter()
-            trainer.train()
-            train_seconds = time.perf_counter() - start
+        trainer = plain_recipe_trainer(model, train_set, cfg, bf16, out)
+        reset_peak_memory()
+        start = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - start
+        peak = peak_memory_mb()
         start = time.perf_counter()
         output = trainer.predict(dev_set)  # the default evaluation loop (batch size 8, padded inputs)
         eval_seconds = time.perf_counter() - start
-    dev_accuracy = classification_metrics(work.dev.labels, np.argmax(output.predictions, axis=-1))["accuracy"]
-    real_lengths = [sum(mask) for mask in encoded["attention_mask"][:n_train]]
-    return {"train_seconds": train_seconds, "eval_seconds": eval_seconds, "real_lengths": real_lengths,
-            "peak_mb": memory.peak_mb, "model": model, "dev_accuracy": dev_accuracy}
+    accuracy = classification_metrics(work.dev.labels, np.argmax(output.predictions, axis=-1))["accuracy"]
+    return {"precision": "bf16" if bf16 else "fp32", "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+            "peak_mb": peak, "flops": expected_flops(model, work.train, work.sequences), "dev_accuracy": accuracy}
 
 
-def run_harness(source, work: Workload, cfg: TrainConfig, pad_id) -> dict:
-    from transformers import PrinterCallback, Trainer
+def run_harness(work: Workload) -> dict:
+    from crossdomain import pipeline
+    from crossdomain.trainer import predict_probabilities, train_and_evaluate
+    from crossdomain.units import peak_memory_mb, reset_peak_memory
 
-    torch.manual_seed(0)
-    model = pretrained_classifier(source, work.num_labels)
-    remap = prune_vocabulary(model, work.keep_ids)
-    train = EncodedSplit([[remap[t] for t in s] for s in work.train.input_ids], work.train.labels, work.train.ids)
-    dev = EncodedSplit([[remap[t] for t in s] for s in work.dev.input_ids], work.dev.labels, work.dev.ids)
-    from crossdomain.trainer import SequenceDataset
-
+    unit = work.unit
+    built = pipeline.build_init(unit, work.prepared)
     with tempfile.TemporaryDirectory() as out:
-        args = training_arguments(cfg, 0, out)
-        args.eval_strategy, args.eval_on_start = "no", False
-        trainer = Trainer(model=model, args=args, data_collator=PadCollator(remap[pad_id]),
-                          train_dataset=SequenceDataset(train))
-        trainer.remove_callback(PrinterCallback)
-        with PeakRSS() as memory:
-            start = time.perf_counter()
-            trainer.train()
-            train_seconds = time.perf_counter() - start
+        reset_peak_memory()
+        outcome = train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["dev"],
+                                     unit.train, unit.seed, "accuracy", built.pad_id, out)
+        peak = peak_memory_mb()
     start = time.perf_counter()
-    probabilities = predict_probabilities(model, dev, 128, remap[pad_id])
+    predict_probabilities(built.model, built.splits["dev"], unit.train.eval_batch_size, built.pad_id, outcome.precision)
     eval_seconds = time.perf_counter() - start
-    dev_accuracy = classification_metrics(dev.labels, np.argmax(probabilities, axis=-1))["accuracy"]
-    return {"train_seconds": train_seconds, "eval_seconds": eval_seconds,
-            "real_lengths": [len(s) for s in train.input_ids], "peak_mb": memory.peak_mb, "model": model,
-            "dev_accuracy": dev_accuracy}
+    return {"precision": outcome.precision, "train_seconds": outcome.train_seconds - outcome.dev_eval_seconds,
+            "eval_seconds": eval_seconds, "peak_mb": peak, "flops": expected_flops(built.model, work.train, work.sequences),
+            "dev_accuracy": outcome.test_metrics["accuracy"]}
 
 
-def summarise(runs: list[dict], n_train: int, n_dev: int, peak_flops: float) -> dict:
+def summarise(runs: list[dict], work: Workload, peaks: dict[str, float]) -> dict:
     train_s = statistics.median(r["train_seconds"] for r in runs)
     eval_s = statistics.median(r["eval_seconds"] for r in runs)
-    real_tokens = sum(runs[0]["real_lengths"])
-    flops = training_flops(runs[0]["model"], runs[0]["real_lengths"])
+    real_tokens = np.mean([len(ids) for ids in work.train.input_ids]) * work.sequences
+    precision = runs[0]["precision"]
     return {
-        "train_seq_per_s": n_train / train_s, "eval_seq_per_s": n_dev / eval_s,
+        "precision": precision, "train_seq_per_s": work.sequences / train_s, "eval_seq_per_s": len(work.dev) / eval_s,
         "train_real_tokens_per_s": real_tokens / train_s, "peak_memory_mb": max(r["peak_mb"] for r in runs),
-        "useful_flop_utilisation": flops / train_s / peak_flops, "train_seconds_median": train_s,
+        "useful_flop_utilisation": runs[0]["flops"] / train_s / peaks[precision], "train_seconds_median": train_s,
         "dev_accuracy": statistics.median(r["dev_accuracy"] for r in runs),
     }
 
 
-def bench_task(source, tokenizer, task, args, peak) -> dict:
-    work = make_workload(task, tokenizer, args.steps, args.batch_size, args.max_length, args.data_dir)
-    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=10**9)
-    baseline, harness = [], []
-    for _ in range(args.repeats):  # alternate, so machine noise lands on both arms
-        baseline.append(run_baseline(source, tokenizer, work, cfg, args.max_length))
-        harness.append(run_harness(source, work, cfg, tokenizer.pad_token_id))
-    result = {"task": task, "sequences": len(work.train), "mean_real_tokens": float(np.mean(harness[0]["real_lengths"])),
-              "baseline": summarise(baseline, len(work.train), len(work.dev), peak),
-              "harness": summarise(harness, len(work.train), len(work.dev), peak)}
-    result["train_speedup"] = result["harness"]["train_seq_per_s"] / result["baseline"]["train_seq_per_s"]
-    result["eval_speedup"] = result["harness"]["eval_seq_per_s"] / result["baseline"]["eval_seq_per_s"]
-    return result
+def bench_task(task: str, args, peaks: dict[str, float]) -> dict:
+    work = make_workload(task, args.model, args.steps, args.batch_size, args.lr, args.max_length, args.threads,
+                         args.data_dir)
+    runs = {name: [] for name in RECIPES}
+    for _ in range(args.repeats):  # alternate, so machine noise lands on every recipe
+        runs["hf-fp32"].append(run_plain_recipe(work, bf16=False))
+        runs["hf-bf16"].append(run_plain_recipe(work, bf16=True))
+        runs["crossdomain"].append(run_harness(work))
+    recipes = {name: summarise(r, work, peaks) for name, r in runs.items()}
+    harness = recipes["crossdomain"]
+    return {
+        "task": task, "sequences": work.sequences,
+        "mean_real_tokens": float(np.mean([len(ids) for ids in work.train.input_ids])),
+        "recipes": recipes,
+        "speedup_vs_hf_fp32": harness["train_seq_per_s"] / recipes["hf-fp32"]["train_seq_per_s"],
+        "speedup_vs_hf_bf16": harness["train_seq_per_s"] / recipes["hf-bf16"]["train_seq_per_s"],
+        "harness_utilisation": harness["useful_flop_utilisation"],
+        "eval_speedup_vs_hf_fp32": harness["eval_seq_per_s"] / recipes["hf-fp32"]["eval_seq_per_s"],
+    }
 
 
 def run_bench(args) -> list[dict]:
-    torch.set_num_threads(os.cpu_count() or 1)
-    source = resolve_model(args.model)
-    tokenizer = load_tokenizer(source)
+    from crossdomain.suites import load_suite
+    from crossdomain.trainer import cpu_has_native_bf16, device_name
+
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    args.threads = threads
+    peaks = {precision: matmul_peak_flops(precision) for precision in DTYPES}
     tasks = args.tasks or load_suite("quick").tasks
-    peak = matmul_peak_flops()
-    results = [bench_task(source, tokenizer, task, args, peak) for task in tasks]
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+    results = [bench_task(task, args, peaks) for task in tasks]
+    where = device_name() if torch.cuda.is_available() else \
+        f"cpu, {threads} thread(s), native bf16: {'yes' if cpu_has_native_bf16() else 'no'}"
     if args.json:
-        print(json.dumps({"device": device, "matmul_peak_gflops": peak / 1e9, "model": args.model,
-                          "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size, "max_length": args.max_length,
-                          "repeats": args.repeats, "tasks": results}, indent=1))
+        print(json.dumps({"device": where, "matmul_peak_gflops": {k: v / 1e9 for k, v in peaks.items()},
+                          "model": args.model, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
+                          "max_length": args.max_length, "threads": threads, "repeats": args.repeats,
+                          "tasks": results}, indent=1))
         return results
-    print(f"device: {device}; matmul peak {peak / 1e9:.1f} GFLOP/s; model {args.model}; {args.steps} steps (lr {args.lr:g}) × "
-          f"batch {args.batch_size}, max length {args.max_length}; medians of {args.repeats} alternating repeats")
-    header = (f"{'task':<22}{'arm':<10}{'train seq/s':>12}{'eval seq/s':>11}{'tokens/s':>10}{'train MB':>9}"
-              f"{'useful FLOP':>12}{'dev acc':>8}")
-    print(header)
+    print(f"device: {where}; matmul peak fp32 {peaks['fp32'] / 1e9:.0f}, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s; "
+          f"model {args.model}; {args.steps} steps (lr {args.lr:g}) × batch {args.batch_size}, max length "
+          f"{args.max_length}; medians of {args.repeats} alternating repeats")
+    print(f"{'task':<22}{'recipe':<13}{'precision':>9}{'train seq/s':>12}{'eval seq/s':>11}{'tokens/s':>10}"
+          f"{'peak MB':>9}{'useful FLOP':>12}{'dev acc':>8}")
     for r in results:
-        for arm in ("baseline", "harness"):
-            m = r[arm]
-            print(f"{r['task']:<22}{arm:<10}{m['train_seq_per_s']:>12.1f}{m['eval_seq_per_s']:>11.1f}"
-                  f"{m['train_real_tokens_per_s']:>10.0f}{m['peak_memory_mb']:>9.0f}{m['useful_flop_utilisation']:>12.0%}"
-                  f"{m['dev_accuracy']:>8.3f}")
-        print(f"{'':<22}{'speed-up':<10}{r['train_speedup']:>11.2f}×{r['eval_speedup']:>10.2f}×")
+        for name, m in r["recipes"].items():
+            print(f"{r['task']:<22}{name:<13}{m['precision']:>9}{m['train_seq_per_s']:>12.1f}{m['eval_seq_per_s']:>11.1f}"
+                  f"{m['train_real_tokens_per_s']:>10.0f}{m['peak_memory_mb']:>9.0f}"
+                  f"{m['useful_flop_utilisation']:>12.0%}{m['dev_accuracy']:>8.3f}")
+        print(f"{'':<22}crossdomain training: {r['speedup_vs_hf_fp32']:.2f}× hf-fp32, {r['speedup_vs_hf_bf16']:.2f}× "
+              f"hf-bf16, {r['harness_utilisation']:.0%} of the {r['recipes']['crossdomain']['precision']} peak; "
+              f"evaluation {r['eval_speedup_vs_hf_fp32']:.2f}× hf-fp32")
     return results

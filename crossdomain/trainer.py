@@ -70,13 +70,14 @@ def _compute_metrics(eval_prediction) -> dict[str, float]:
 
 
 class CurveAndBestModel(TrainerCallback):
-    """Records the learning curve; keeps the best dev weights in memory; stops early on patience (never before
-    ``min_steps``)."""
+    """Records the learning curve; keeps the best dev weights in memory (unless ``keep_best`` is off); stops
+    early on patience (never before ``min_steps``)."""
 
-    def __init__(self, metric: str, patience: int, min_steps: int = 0):
+    def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True):
         self.metric = f"eval_{metric}"
         self.patience = patience
         self.min_steps = min_steps
+        self.keep_best = keep_best
         self.curve: list[dict] = []
         self.best_score = -np.inf
         self.best_step = 0
@@ -105,7 +106,8 @@ class CurveAndBestModel(TrainerCallback):
         self.pending_loss = None
         if score > self.best_score:
             self.best_score, self.best_step, self.bad_evaluations = score, int(state.global_step), 0
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            if self.keep_best:
+                self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         elif state.global_step > 0:
             self.bad_evaluations += 1
             if self.patience and self.bad_evaluations >= self.patience and state.global_step >= self.min_steps:
@@ -139,13 +141,28 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+class TimedTrainer(Trainer):
+    """transformers' ``Trainer``, timing the dev evaluations it runs inside ``train()`` (so that training
+    throughput can be told apart from evaluation)."""
+
+    evaluation_seconds = 0.0
+
+    def evaluate(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.evaluation_seconds += time.perf_counter() - started
+
+
 @dataclass
 class TrainOutcome:
     test_metrics: dict[str, float]
     curve: list[dict]
     best_step: int
     steps: int
-    train_seconds: float
+    train_seconds: float  # trainer.train(), its dev evaluations included
+    dev_eval_seconds: float = 0.0  # of which dev evaluation
     precision: str = "fp32"  # what actually ran: fp32 or bf16 (autocast)
     test_labels: list[int] = field(default_factory=list)
     test_predictions: list[int] = field(default_factory=list)
@@ -209,13 +226,27 @@ def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingAr
     )
 
 
+def plain_recipe_trainer(model, train_set, cfg: TrainConfig, bf16: bool, work_dir: str) -> Trainer:
+    """What a user would write with transformers, for ``crossdomain bench`` to compare against: ``Trainer``'s
+    defaults throughout (its default optimiser, fp32 or its own ``bf16=True``), except the optimisation settings
+    shared with the harness so that dev accuracy compares."""
+    args = TrainingArguments(output_dir=work_dir, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+                             learning_rate=cfg.lr, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+                             bf16=bf16, report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="no",
+                             use_cpu=not torch.cuda.is_available(), seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=train_set)
+    trainer.remove_callback(PrinterCallback)  # its log lines would corrupt --json output
+    return trainer
+
+
 def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
                        seed: int, primary_metric: str, pad_id: int, work_dir: str) -> TrainOutcome:
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
-    tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps)
+    tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
+                                cfg.keep_best)
     train_set = SequenceDataset(train)
-    trainer = Trainer(
+    trainer = TimedTrainer(
         model=model,
         args=training_arguments(cfg, seed, work_dir),
         data_collator=PadCollator(pad_id),
@@ -228,9 +259,13 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     started = time.perf_counter()
     result = trainer.train()
     train_seconds = time.perf_counter() - started
+    dev_eval_seconds = trainer.evaluation_seconds
     if not tracker.curve or tracker.curve[-1]["step"] != result.global_step:
         trainer.evaluate()  # the curve always ends at the final step
-    if tracker.best_state is not None:
+    best_step = tracker.best_step
+    if not cfg.keep_best:
+        best_step = int(result.global_step)  # the weights kept are the final ones
+    elif tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
     precision = resolve_precision(cfg)
     probabilities = predict_probabilities(model, test, cfg.eval_batch_size, pad_id, precision)
@@ -238,9 +273,10 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     return TrainOutcome(
         test_metrics=classification_metrics(test.labels, predictions),
         curve=tracker.curve,
-        best_step=tracker.best_step,
+        best_step=best_step,
         steps=int(result.global_step),
         train_seconds=train_seconds,
+        dev_eval_seconds=dev_eval_seconds,
         precision=precision,
         test_labels=list(test.labels),
         test_predictions=[int(p) for p in predictions],
