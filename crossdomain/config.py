@@ -36,6 +36,9 @@ class TrainConfig:
     # no early stop before this many steps: a randomly initialised model can sit at the majority class for a
     # while before it starts to learn, and patience alone would end it there
     early_stopping_min_steps: int = 0
+    # restore the weights of the best dev evaluation; false keeps the final weights, for dev sets too small to
+    # rank checkpoints (dna/promoters: 13 items), where the "best" step is mostly noise and can be step 0
+    keep_best: bool = True
     max_length: int = 64  # tokens per sequence including [CLS] and [SEP]
     max_train_examples: int = 0  # stratified subsample of the training split; 0 = all
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
@@ -50,7 +53,7 @@ class TrainConfig:
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
-    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps",)
+    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps", "keep_best")
 
     def identity(self) -> dict:
         defaults = TrainConfig()
@@ -78,6 +81,9 @@ class SuiteConfig:
     hooks: list[str] = field(default_factory=list)  # post-training hooks, e.g. save-model
     lr_grid: list[float] = field(default_factory=list)  # per-arm lr selection on dev over these values; empty = off
     task_lr_grid: dict[str, list[float]] = field(default_factory=dict)  # per-task replacement of lr_grid
+    # per task: choose the lr on the mean dev score over its first N folds (default 1), for tasks whose dev split
+    # alone is too small to rank learning rates
+    task_lr_selection_folds: dict[str, int] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)  # reference rows, e.g. majority, kmer-logreg
 
     def lr_grid_for(self, task: str) -> list[float]:

@@ -185,7 +185,11 @@ def execute_baseline(unit) -> UnitResult:
                             for i in indices], [data.label_ids[i] for i in indices], [data.records[i].id for i in indices])
 
     splits = {name: split(indices) for name, indices in index_sets.items()}
-    outcome = BASELINES.get(unit.baseline)().fit_predict(splits["train"], splits["dev"], splits["test"],
+    baseline = BASELINES.get(unit.baseline)
+    if baseline.version != unit.baseline_version:
+        raise ValueError(f"baseline {unit.baseline!r} is at version {baseline.version}; this unit was planned for "
+                         f"version {unit.baseline_version}, which this crossdomain no longer computes")
+    outcome = baseline().fit_predict(splits["train"], splits["dev"], splits["test"],
                                                          len(task.labels), task.primary_metric)
     fold = data.folds[unit.fold]
     fields = {

@@ -44,7 +44,10 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
 
 def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
     """One unit per task, fold and baseline: baselines see the same items whatever the seed."""
-    return [Unit(task, fold, "", 0, 0, "", "", suite.train_for(task), data_dirs, baseline=name)
+    from crossdomain.baselines import BASELINES
+
+    return [Unit(task, fold, "", 0, 0, "", "", suite.train_for(task), data_dirs, baseline=name,
+                 baseline_version=BASELINES.get(name).version)
             for task in suite.tasks for fold in task_folds(task, suite.folds) for name in suite.baselines]
 
 
@@ -124,7 +127,8 @@ def plan_entry(unit: Unit, phase: str) -> dict:
 def awaiting_selection(unit: Unit, reuses_selection_unit: bool) -> dict:
     """A main unit whose id is not known yet: it depends on the lr its arm's selection units will choose.
 
-    The first main unit of each arm (first fold, mapping seed and seed) will be one of its selection units.
+    The first main unit of each arm on each selection fold (first mapping seed and seed) will be one of its
+    selection units.
     """
     return {"id": None, "task": unit.task, "arm": unit.init, "phase": "main", "roles": ["main"],
             "awaiting": "lr selection", "reuses_selection_unit": reuses_selection_unit}
@@ -139,11 +143,9 @@ def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selecti
     """
     pending = selection_units and selections is None
     entries = [plan_entry(u, "baseline") for u in baselines] + [plan_entry(u, "selection") for u in selection_units]
-    first_of_arm = {}
-    for unit in main_units:
-        first_of_arm.setdefault((unit.task, unit.init), unit)
-    entries += [awaiting_selection(u, first_of_arm[(u.task, u.init)] is u) if pending and u.init
-                else plan_entry(u, "main") for u in main_units]
+    selected_on = {(u.task, u.init, u.fold, u.mapping_seed, u.seed) for u in selection_units}
+    entries += [awaiting_selection(u, (u.task, u.init, u.fold, u.mapping_seed, u.seed) in selected_on)
+                if pending and u.init else plan_entry(u, "main") for u in main_units]
     atomic_write_json(out_dir / "run.json", {
         "executor": executor.describe() if executor is not None else {"executor": "sequential"},
         "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if not u.baseline)),
@@ -166,7 +168,7 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
               executor)
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
     chosen = {key: selection.choose(*key, by_lr, records) for key, by_lr in plan.items()}
-    selection_ids = {u.unit_id for by_lr in plan.values() for u in by_lr.values()}
+    selection_ids = {u.unit_id for u in flatten_selection(plan)}
     main = []
     for unit in units:
         picked = chosen.get((unit.task, unit.init))
@@ -187,7 +189,7 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
 
 def flatten_selection(plan: dict) -> list[Unit]:
     """The selection units of a :func:`crossdomain.selection.selection_units` plan, in plan order."""
-    return [unit for by_lr in plan.values() for unit in by_lr.values()]
+    return [unit for by_lr in plan.values() for group in by_lr.values() for unit in group]
 
 
 def prepare_output_dir(out_dir: Path) -> None:

@@ -1,10 +1,12 @@
 """Per-arm learning-rate selection, fair to both arms.
 
 For each (task, arm) of a suite with an ``lr_grid``, one *selection unit* per grid value runs on
-the suite's first seed, fold and mapping seed. The chosen lr is the one with the best dev score
-(the task's primary metric, best over the learning curve; a tie goes to the smaller lr); test
-scores are never looked at. The main units then train each arm with its own chosen lr, and the
-main unit that coincides with a selection unit (first seed, chosen lr) is that same unit, run once.
+the suite's first seed, fold and mapping seed (``task_lr_selection_folds``: on each of the task's first N
+folds). The chosen lr is the one with the best dev score (the task's primary metric, best over the
+learning curve, or the final one for a unit that keeps its final weights; averaged over the selection
+folds; a tie goes to the smaller lr); test scores are never looked at. The main units then train each arm
+with its own chosen lr, and a main unit that coincides with a selection unit (first seed, chosen lr) is
+that same unit, run once.
 """
 from __future__ import annotations
 
@@ -23,42 +25,57 @@ class Selection:
     task: str
     arm: str
     grid: list[float]
-    unit_ids: dict[float, str]  # lr → selection unit id
-    dev_scores: dict[float, float]  # lr → best dev score over the curve (finished units only)
+    unit_ids: dict[float, list[str]]  # lr → its selection units' ids (one per selection fold)
+    dev_scores: dict[float, float]  # lr → dev score (finished units only; mean over the selection folds)
     chosen_lr: float | None
 
+    def units_json(self) -> dict:
+        """lr → unit id (a list of ids when the lr was scored on several folds)."""
+        return {str(k): v[0] if len(v) == 1 else v for k, v in self.unit_ids.items()}
+
     def to_json(self) -> dict:
-        return {"grid": self.grid, "units": {str(k): v for k, v in self.unit_ids.items()},
+        return {"grid": self.grid, "units": self.units_json(),
                 "dev_scores": {str(k): v for k, v in self.dev_scores.items()}, "chosen_lr": self.chosen_lr}
 
     def annotation(self) -> dict:
         """What a main unit records about how its lr was chosen."""
-        return {"grid": self.grid, "chosen_lr": self.chosen_lr, "selection_units": list(self.unit_ids.values()),
+        return {"grid": self.grid, "chosen_lr": self.chosen_lr,
+                "selection_units": [i for ids in self.unit_ids.values() for i in ids],
                 "dev_scores": {str(k): v for k, v in self.dev_scores.items()}}
 
 
-def selection_units(suite, base_units) -> dict[tuple[str, str], dict[float, object]]:
-    """(task, arm) → lr → selection unit, built from the main grid's first (fold, mapping seed, seed) units."""
-    plan: dict[tuple[str, str], dict[float, object]] = {}
+def selection_units(suite, base_units) -> dict[tuple[str, str], dict[float, list]]:
+    """(task, arm) → lr → selection units: the main grid's first (mapping seed, seed) unit of each of the task's
+    first ``task_lr_selection_folds`` folds (default 1), with the lr replaced."""
+    bases: dict[tuple[str, str], dict[int, object]] = {}
     for unit in base_units:
-        grid = suite.lr_grid_for(unit.task)
-        if unit.baseline or not grid or (unit.task, unit.init) in plan:
-            continue
-        plan[(unit.task, unit.init)] = {
-            lr: dataclasses.replace(unit, train=dataclasses.replace(unit.train, lr=lr), roles=("selection",))
-            for lr in grid}
-    return plan
+        folds = bases.setdefault((unit.task, unit.init), {})
+        wanted = suite.task_lr_selection_folds.get(unit.task, 1)
+        if not unit.baseline and suite.lr_grid_for(unit.task) and unit.fold not in folds and len(folds) < wanted:
+            folds[unit.fold] = unit
+    return {key: {lr: [dataclasses.replace(unit, train=dataclasses.replace(unit.train, lr=lr), roles=("selection",))
+                       for unit in folds.values()] for lr in suite.lr_grid_for(key[0])}
+            for key, folds in bases.items() if folds}
 
 
-def best_dev(record: UnitRecord) -> float:
-    return max(point["dev"] for point in record.curve) if record.curve else float("-inf")
+def dev_score(record: UnitRecord) -> float:
+    """The dev score of the weights the unit keeps: the best over the curve, or the final one without keep_best."""
+    if not record.curve:
+        return float("-inf")
+    if record.config.get("keep_best", True) is False:
+        return record.curve[-1]["dev"]
+    return max(point["dev"] for point in record.curve)
 
 
-def choose(task: str, arm: str, units: dict[float, object], records: dict[str, UnitRecord]) -> Selection:
-    scores = {lr: best_dev(records[u.unit_id]) for lr, u in units.items()
-              if u.unit_id in records and records[u.unit_id].ok}
+def choose(task: str, arm: str, units: dict[float, list], records: dict[str, UnitRecord]) -> Selection:
+    scores = {}
+    for lr, group in units.items():
+        finished = [records[u.unit_id] for u in group if u.unit_id in records and records[u.unit_id].ok]
+        if finished:
+            scores[lr] = sum(dev_score(r) for r in finished) / len(finished)
     chosen = min(scores, key=lambda lr: (-scores[lr], lr)) if scores else None
-    return Selection(task, arm, sorted(units), {lr: u.unit_id for lr, u in units.items()}, scores, chosen)
+    return Selection(task, arm, sorted(units), {lr: [u.unit_id for u in group] for lr, group in units.items()},
+                     scores, chosen)
 
 
 def apply(unit, selection: Selection, selection_ids: set[str]):

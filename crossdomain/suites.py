@@ -124,6 +124,14 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
         if any(lr <= 0 for lr in grid):
             raise ConfigError(f"{where}: lr_grid for {task!r}: expected learning rates > 0, got {grid}")
         _unique(grid, f"{where}: lr_grid for {task!r}")
+    for task, count in suite.task_lr_selection_folds.items():
+        if task not in suite.tasks:
+            raise ConfigError(f"{where}: task_lr_selection_folds names {task!r}, which is not one of its tasks."
+                              f"{did_you_mean(task, suite.tasks)}")
+        runnable = len(task_folds(task, suite.folds))
+        if not 1 <= count <= runnable:
+            raise ConfigError(f"{where}: task_lr_selection_folds.{task}: expected 1 to {runnable} (the folds run), "
+                              f"got {count}")
     if check_resources:
         check_model_and_arms(suite, arms)
 

@@ -48,13 +48,15 @@ class Unit:
     # what the unit is for, not what it computes (not hashed): lr selection and/or the main grid
     roles: tuple[str, ...] = ("main",)
     selection: dict | None = field(default=None, compare=False, hash=False)
+    baseline_version: int = 1  # the baseline's version (in the id from 2 on)
 
     def identity(self) -> dict:
         """Everything that changes the result."""
         task = {"task": self.task, "task_version": get_task(self.task).version, "fold": self.fold}
         if self.baseline:  # a baseline sees the same subsampled, truncated splits as the arms
             data = {k: getattr(self.train, k) for k in ("max_length", "max_train_examples", "max_eval_examples")}
-            return {**task, "baseline": self.baseline, "data": data}
+            version = {"baseline_version": self.baseline_version} if self.baseline_version > 1 else {}
+            return {**task, "baseline": self.baseline, "data": data, **version}
         return {**task, "init": self.init, "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model,
                 "mapping": self.mapping, "train": self.train.identity()}
 
@@ -71,7 +73,8 @@ class Unit:
             train = dataclasses.replace(train, bf16=False)
         dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
         if u.get("baseline"):
-            return cls(u["task"], u["fold"], "", 0, 0, "", "", train, dirs, baseline=u["baseline"])
+            return cls(u["task"], u["fold"], "", 0, 0, "", "", train, dirs, baseline=u["baseline"],
+                       baseline_version=u.get("baseline_version", 1))
         return cls(u["task"], u["fold"], u["init"], u["seed"], u["mapping_seed"], u["model"], u["mapping"], train, dirs)
 
     @property

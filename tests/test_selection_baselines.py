@@ -25,7 +25,7 @@ class FakeUnit:
 
 
 def test_the_lr_with_the_best_dev_score_over_the_curve_is_chosen_ties_to_the_smaller():
-    units = {1e-4: FakeUnit("a"), 3e-4: FakeUnit("b"), 1e-3: FakeUnit("c")}
+    units = {1e-4: [FakeUnit("a")], 3e-4: [FakeUnit("b")], 1e-3: [FakeUnit("c")]}
     records = {"a": fake_record("a", [0.1, 0.5, 0.4]), "b": fake_record("b", [0.1, 0.7, 0.2]),
                "c": fake_record("c", [0.1, 0.6, 0.65])}
     picked = selection.choose("t", "arm", units, records)
@@ -35,6 +35,21 @@ def test_the_lr_with_the_best_dev_score_over_the_curve_is_chosen_ties_to_the_sma
     records["b"] = fake_record("b", [0.9], status="failed")
     assert selection.choose("t", "arm", units, records).chosen_lr == 1e-3  # failed units do not count
     assert selection.choose("t", "arm", units, {}).chosen_lr is None
+
+
+def test_on_several_folds_the_mean_dev_score_chooses_and_final_weights_score_their_final_point():
+    units = {1e-4: [FakeUnit("a0"), FakeUnit("a1")], 3e-4: [FakeUnit("b0"), FakeUnit("b1")]}
+    records = {"a0": fake_record("a0", [0.1, 0.9]), "a1": fake_record("a1", [0.1, 0.1]),  # mean 0.5
+               "b0": fake_record("b0", [0.1, 0.6]), "b1": fake_record("b1", [0.1, 0.6])}  # mean 0.6
+    picked = selection.choose("t", "arm", units, records)
+    assert picked.chosen_lr == 3e-4 and picked.dev_scores == pytest.approx({1e-4: 0.5, 3e-4: 0.6})
+    assert picked.to_json()["units"] == {"0.0001": ["a0", "a1"], "0.0003": ["b0", "b1"]}
+    assert picked.annotation()["selection_units"] == ["a0", "a1", "b0", "b1"]
+    for record in records.values():
+        record.config = {"keep_best": False}
+    records["b1"] = fake_record("b1", [0.9, 0.0])
+    records["b1"].config = {"keep_best": False}
+    assert selection.choose("t", "arm", units, records).dev_scores == pytest.approx({1e-4: 0.5, 3e-4: 0.3})
 
 
 def toy_symbols(n, seed):
@@ -63,11 +78,16 @@ def test_kmer_logreg_finds_a_motif_and_majority_predicts_the_majority():
     assert set(majority.test_predictions) == {0} and majority.test_metrics["accuracy"] == pytest.approx(0.5)
 
 
-def test_still_improving_means_the_best_step_is_in_the_last_tenth():
-    assert stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=95))
-    assert stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=90))
-    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=100, best_step=89))
-    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=0, best_step=0))
+def peaking_at(step, steps=100):
+    """A unit whose dev curve (every step) is best at ``step`` and which kept its final weights."""
+    curve = [{"step": s, "dev": 1.0 if s == step else 0.5} for s in range(steps + 1)]
+    return UnitRecord("u", {}, "ok", steps=steps, best_step=steps, curve=curve)
+
+
+def test_still_improving_means_the_best_dev_step_is_in_the_last_tenth():
+    assert stats.still_improving(peaking_at(95)) and stats.still_improving(peaking_at(90))
+    assert not stats.still_improving(peaking_at(89))  # whatever best_step says about the weights kept
+    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=0, best_step=0, curve=[{"step": 0, "dev": 0.5}]))
 
 
 @pytest.mark.mirror
@@ -106,3 +126,17 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
     assert set(summary.loc[summary["kind"] == "baseline", "arm"]) == {"majority", "kmer-logreg"}
     assert "kmer-logreg†" in (report / "summary.md").read_text()
     assert (report / "aggregate.csv").exists() and (report / "learning_rates.png").stat().st_size > 1000
+
+
+def test_a_baseline_version_enters_the_id_from_2_on_and_an_older_version_is_not_re_run(tmp_path):
+    from crossdomain.units import Unit, run_unit
+
+    suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "baselines=[majority,kmer-logreg]"])
+    majority, kmer = runner.baseline_units(suite)
+    assert (majority.baseline_version, kmer.baseline_version) == (1, BASELINES.get("kmer-logreg").version) == (1, 2)
+    assert "baseline_version" not in majority.identity() and kmer.identity()["baseline_version"] == 2
+    older = units_module.Unit(**{**kmer.__dict__, "baseline_version": 1})
+    assert older.unit_id != kmer.unit_id and "baseline_version" not in older.identity()
+    record = run_unit(older, tmp_path)
+    assert not record.ok and "at version 2; this unit was planned for version 1" in record.error
+    assert Unit.from_record(record).unit_id == older.unit_id

@@ -285,10 +285,19 @@ def convergence(curve: list[dict], fraction: float = CONVERGENCE_FRACTION) -> di
     }
 
 
+def best_dev_step(curve: list[dict]) -> int | None:
+    """The step of the first best dev score (the step whose weights a unit keeps, under ``keep_best``)."""
+    if not curve:
+        return None
+    best = max(point["dev"] for point in curve)
+    return int(next(point["step"] for point in curve if point["dev"] == best))
+
+
 def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTION) -> bool:
-    """The best dev score came in the last 10% of the unit's steps: more training might still help."""
-    return bool(record.steps) and record.best_step is not None and record.best_step >= fraction * record.steps \
-        and record.best_step > 0
+    """The best dev score came in the last 10% of the unit's steps: more training might still help.
+    Read from the curve, so it means the same whether the unit kept its best or its final weights."""
+    best = best_dev_step(record.curve or [])
+    return bool(record.steps) and best is not None and best >= fraction * record.steps and best > 0
 
 
 def add_convergence(table: UnitTable) -> UnitTable:
