@@ -1,43 +1,48 @@
-"""The committed reference run reproduces: re-running one of its units gives the same metrics."""
+"""The committed reference runs reproduce: re-running one of their units gives the same metrics."""
 import math
 from pathlib import Path
 
 import pytest
 
 from crossdomain.record import load_records
+from crossdomain.trainer import cpu_has_native_bf16
 from crossdomain.units import Unit, run_unit
 
-REFERENCE = Path(__file__).resolve().parents[1] / "runs" / "reference-cpu"
+RUNS = Path(__file__).resolve().parents[1] / "runs"
+REFERENCES = ["reference-cpu", "reference-cpu-v1"]
 
 
-def committed_units():
-    if not (REFERENCE / "units").is_dir():
-        return []
-    return [r for r in load_records(REFERENCE / "units") if r.ok]
+def committed_units(name):
+    units = RUNS / name / "units"
+    return [r for r in load_records(units) if r.ok] if units.is_dir() else []
 
 
-def test_every_committed_unit_file_is_a_readable_record_with_its_predictions():
-    records = committed_units()
+@pytest.mark.parametrize("name", REFERENCES)
+def test_every_committed_unit_file_is_a_readable_record_with_its_predictions(name):
+    records = committed_units(name)
     if not records:
-        pytest.skip("no committed reference run yet")
+        pytest.skip(f"no committed {name} run yet")
     for record in records:
         assert Unit.from_record(record).unit_id == record.unit_id, record.path  # the id is what it computed
         assert record.predictions_path.exists(), record.unit_id
 
 
 @pytest.mark.mirror
-def test_rerunning_the_cheapest_committed_training_unit_reproduces_its_metrics(tmp_path, mirror):
-    trained = [r for r in committed_units() if not r.unit.get("baseline")]
+@pytest.mark.parametrize("name", REFERENCES)
+def test_rerunning_the_cheapest_committed_training_unit_reproduces_its_metrics(tmp_path, mirror, name):
+    trained = [r for r in committed_units(name) if not r.unit.get("baseline")]
     if not trained:
-        pytest.skip("no committed reference training unit yet")
+        pytest.skip(f"no committed {name} training unit yet")
     learned = [r for r in trained if r.metrics.get("primary")] or trained  # a unit that learned checks more
     record = min(learned, key=lambda r: r.train_seconds)
+    if record.precision == "bf16" and not cpu_has_native_bf16():
+        pytest.skip("the unit ran in bf16; this CPU has no native bf16")
     unit = Unit.from_record(record, data_dirs=(str(mirror),))
     again = run_unit(unit, tmp_path)
     assert again.ok, again.error
-    assert again.precision == record.precision == "fp32"  # re-run in the precision it ran in, bf16 or not
-    for name, value in record.metrics.items():
+    assert again.precision == record.precision  # re-run in the precision it ran in
+    for metric, value in record.metrics.items():
         if isinstance(value, float):
-            assert math.isclose(again.metrics[name], value, abs_tol=1e-6), (name, again.metrics[name], value)
+            assert math.isclose(again.metrics[metric], value, abs_tol=1e-6), (metric, again.metrics[metric], value)
     assert [p["step"] for p in again.curve] == [p["step"] for p in record.curve]
     assert max(abs(a["dev"] - b["dev"]) for a, b in zip(again.curve, record.curve)) <= 1e-6
