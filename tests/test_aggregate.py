@@ -29,13 +29,17 @@ def test_stratified_bootstrap_resamples_within_tasks_only():
 
 
 def test_aggregate_contrast_row():
-    pairs = pd.DataFrame({"task": ["a"] * 3 + ["b"] * 3, "delta": [0.1, 0.2, 0.3, 0.0, 0.1, -0.1]})
+    pairs = pd.DataFrame({"task": ["a"] * 3 + ["b"] * 4, "delta": [0.1, 0.2, 0.3, 0.0, 0.1, -0.1, 0.2]})
     row = aggregate.aggregate_contrast(pairs, "pretrained", "random",
-                                       {"a": [0.9, 0.8, 0.85], "b": [0.5, 0.6, 0.4]},
-                                       {"a": [0.7, 0.6, 0.55], "b": [0.5, 0.5, 0.5]})
-    by_hand_b = ((0.5 == 0.5) * 0.5 * 3 + 3 + 0) / 9  # 0.5 ties three times, 0.6 wins three times, 0.4 loses
-    assert row["p_improvement"] == pytest.approx((1.0 + by_hand_b) / 2)
-    assert row["iqm_delta"] == pytest.approx(aggregate.iqm([0.1, 0.2, 0.3, 0.0, 0.1, -0.1]))
-    assert row["mean_delta"] == pytest.approx((0.2 + 0.0) / 2)
-    assert row["p_improvement_ci_low"] <= row["p_improvement"] <= row["p_improvement_ci_high"]
-    assert row["pairs"] == 6 and row["tasks"] == 2
+                                       {("a", 0): [0.9, 0.8, 0.85], ("b", 0): [0.5, 0.6, 0.4], ("b", 1): [0.9, 0.1]},
+                                       {("a", 0): [0.7, 0.6, 0.55], ("b", 0): [0.5, 0.5, 0.5], ("b", 1): [0.8, 0.2]})
+    by_hand_b0 = (0.5 * 3 + 3 + 0) / 9  # 0.5 ties three times, 0.6 wins three times, 0.4 loses
+    by_hand_b1 = (1 + 1 + 0 + 0) / 4  # within fold 1 only: 0.9 beats 0.8 and 0.2, 0.1 beats neither
+    assert row["p_improvement"] == pytest.approx((1.0 + (by_hand_b0 + by_hand_b1) / 2) / 2)
+    pooled = [0.1, 0.2, 0.3, 0.0, 0.1, -0.1, 0.2]
+    assert row["iqm_delta"] == pytest.approx(aggregate.iqm(pooled))
+    assert row["mean_delta"] == pytest.approx(np.mean(pooled))  # the same pooled pairs as the IQM
+    assert row["win_rate"] == pytest.approx((5 + 0.5) / 7)  # five wins, one tie, one loss
+    for name in ("p_improvement", "win_rate", "iqm_delta", "mean_delta"):
+        assert row[f"{name}_ci_low"] <= row[name] <= row[f"{name}_ci_high"], name
+    assert row["pairs"] == 7 and row["tasks"] == 2

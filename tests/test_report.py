@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from crossdomain.record import UnitRecord
-from crossdomain.report import ReportError, figures, stats, tables, write_report
+from crossdomain.report import ReportError, figures, speedup, stats, tables, write_report
 
 CURVE = [(0, 0.0, 0.1), (10, 1.0, 0.5), (20, 2.0, 0.78), (30, 3.0, 0.80)]  # (step, seconds, dev)
 
@@ -103,10 +103,54 @@ def test_single_pair_uses_a_paired_bootstrap_over_items(run_dir):
 
 def test_convergence_by_hand():
     measures = stats.convergence([{"step": s, "seconds": t, "dev": d} for s, t, d in CURVE])
-    assert measures["steps_to_95"] == 20 and measures["seconds_to_95"] == 2.0  # 0.95 × 0.80 = 0.76 first met at 20
     assert measures["dev_auc"] == pytest.approx((3 + 6.4 + 7.9) / 30)
-    assert math.isnan(stats.convergence([{"step": 0, "seconds": 0, "dev": -0.1},
-                                         {"step": 5, "seconds": 1, "dev": -0.05}])["steps_to_95"])
+    assert (measures["best_dev"], measures["final_dev"]) == (0.80, 0.80)
+
+
+def test_steps_to_a_common_target_interpolate_and_count_a_unit_that_never_reaches_it():
+    curve = [{"step": s, "dev": d} for s, _, d in CURVE]  # 0.1, 0.5, 0.78, 0.80 at steps 0, 10, 20, 30
+    assert speedup.steps_to(curve, 0.64) == (pytest.approx(15.0), True)  # halfway from 0.5 (10) to 0.78 (20)
+    assert speedup.steps_to(curve, 0.05) == (0.0, True)
+    assert speedup.steps_to(curve, 0.9) == (30.0, False)
+
+
+def test_speedup_is_the_ratio_of_mean_steps_to_the_lower_arms_target(tmp_path):
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    fast = [(0, 0.0, 0.0), (10, 1.0, 0.8), (20, 2.0, 0.9), (40, 4.0, 0.9)]
+    slow = [(0, 0.0, 0.0), (10, 1.0, 0.2), (20, 2.0, 0.4), (40, 4.0, 0.8)]
+    for seed in range(3):
+        write_unit(units, "dna/splice", "pretrained", seed, 0.9, curve=fast)
+        write_unit(units, "dna/splice", "random", seed, 0.8, curve=slow)
+    table = stats.load_units([tmp_path / "run"])
+    pairs, _ = stats.pair_units(table, "pretrained", "random")
+    (row,) = speedup.speedups(table.records, pairs).to_dict("records")
+    assert row["target"] == pytest.approx(0.9 * 0.8)  # the lower arm's mean best dev
+    # pretrained: 0.72 between 0 (step 0) and 0.8 (step 10) → 9 steps; random: between 0.4 (20) and 0.8 (40) → 36
+    assert row["treatment_steps"] == pytest.approx(9.0) and row["control_steps"] == pytest.approx(36.0)
+    assert row["speedup"] == pytest.approx(4.0) and row["speedup_ci_low"] == pytest.approx(4.0)
+    assert row["treatment_censored"] == row["control_censored"] == 0
+
+
+def test_holm_adjusts_within_the_family_and_leaves_untested_tasks_out():
+    adjusted = stats.holm([0.01, 0.04, float("nan"), 0.03])
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[3] == pytest.approx(0.06)
+    assert adjusted[1] == pytest.approx(0.06) and math.isnan(adjusted[2])  # monotone: max(0.04 × 1, 0.06)
+
+
+def test_units_still_improving_or_at_their_initial_weights_are_named_with_the_reason(run_dir):
+    path = next((run_dir / "units").glob("dna-splice__fold0__random__seed1*.json"))
+    record = UnitRecord.load(path)
+    record.best_step, record.steps = 0, 30
+    record.curve = [{"step": 0, "seconds": 0, "dev": 0.9}, {"step": 30, "seconds": 3, "dev": 0.5}]
+    record.write(path)
+    path = next((run_dir / "units").glob("dna-splice__fold0__random__seed2*.json"))
+    record = UnitRecord.load(path)
+    record.best_step, record.steps = 30, 30  # CURVE peaks at its last evaluation
+    record.write(path)
+    report = (write_report([run_dir], run_dir / "report") / "report.md").read_text()
+    assert "kept its initial weights: no dev evaluation beat step 0 in 30 steps" in report
+    assert "still improving: best dev at step 30 of 30" in report
 
 
 def test_latex_table_is_sane(run_dir):
@@ -123,7 +167,8 @@ def test_latex_table_is_sane(run_dir):
 def test_report_files_and_markdown(run_dir):
     out = write_report([run_dir], run_dir / "report")
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 4 and {"delta_mean", "p_value", "steps_to_95_mean", "dev_auc_mean", "ci_method"} <= set(summary)
+    assert len(summary) == 4 and {"delta_mean", "p_value", "p_holm", "best_dev_mean", "dev_auc_mean", "ci_method",
+                                  "initial_weights"} <= set(summary)
     report = (out / "report.md").read_text()
     assert "dna-splice__fold0__random__seed4__map0__x" in report and "boom" in report  # the failed unit is listed
     assert "![forest](forest.png)" in report
@@ -283,10 +328,10 @@ def test_seeds_and_folds_stay_integers_in_the_report(run_dir, tmp_path):
 
 def test_the_report_states_the_precision_and_flags_a_mixed_run(run_dir, tmp_path):
     report = (write_report([run_dir], tmp_path / "one") / "report.md").read_text()
-    assert "- precision: not recorded (9 units)" in report  # these hand-written records carry none
+    assert "- precision: not recorded (9 trained units)" in report  # these hand-written records carry none
     for path in sorted((run_dir / "units").glob("*.json")):
         record = UnitRecord.load(path)
         record.precision = "bf16" if record.unit["seed"] == 0 else "fp32"
         record.write(path)
     report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
-    assert "- precision: **mixed**: bf16 (4 units), fp32 (5 units)." in report
+    assert "- precision: **mixed**: bf16 (4 trained units), fp32 (5 trained units)." in report

@@ -14,9 +14,7 @@ import pandas as pd
 
 from crossdomain.baselines import REFERENCE_LINE
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
-from crossdomain.report import aggregate, figures, stats, tables
-
-CONVERGENCE_COLUMNS = ["steps_to_95", "seconds_to_95", "dev_auc"]
+from crossdomain.report import aggregate, convergence, figures, speedup, stats, tables
 
 
 class ReportError(ValueError):
@@ -53,24 +51,11 @@ def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
     return [(arm, REFERENCE_ARM) for arm in treatments]
 
 
-def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
-    rows = []
-    for (task, arm), group in table.ok.groupby(["task", "arm"], sort=True):
-        row = {"task": task, "arm": arm, "still_improving": int(group["still_improving"].sum())}
-        for column in CONVERGENCE_COLUMNS:
-            values = group[column].astype(float).dropna()
-            row[f"{column}_mean"] = float(values.mean()) if len(values) else float("nan")
-            row[f"{column}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-            row[f"{column}_ci_low"], row[f"{column}_ci_high"] = stats.t_interval(values)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def precision_line(records) -> str:
     """What the trained units ran in; a run that mixes precisions is flagged (its arms may differ by it)."""
     trained = [r for r in records if r.ok and not (r.unit or {}).get("baseline")]
     counts = Counter(r.precision or "not recorded" for r in trained)
-    text = ", ".join(f"{name} ({n} units)" for name, n in sorted(counts.items()))
+    text = ", ".join(f"{name} ({n} trained units)" for name, n in sorted(counts.items()))
     if len(counts) > 1:
         return (f"- precision: **mixed**: {text}. Units differ in numeric precision as well as in what is compared; "
                 "re-run the minority with `--set train.bf16=...` in a fresh folder to compare like with like")
@@ -96,9 +81,38 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     ]
 
 
-def scores_by_task(table: stats.UnitTable, init: str) -> dict:
+def scores_by_stratum(table: stats.UnitTable, init: str) -> dict:
+    """(task, fold) → the arm's scores: runs are compared only where they saw the same items."""
     arm = table.ok[table.ok["init"] == init]
-    return {task: group["score"].astype(float).to_numpy() for task, group in arm.groupby("task")}
+    return {(task, int(fold)): group["score"].astype(float).to_numpy()
+            for (task, fold), group in arm.groupby(["task", "fold"])}
+
+
+def convergence_lines(table: stats.UnitTable, summary: pd.DataFrame, speedups: pd.DataFrame) -> list[str]:
+    conv = summary[["task", "arm", "n", "steps_median", "best_dev_mean", "dev_auc_mean", "still_improving",
+                    "initial_weights"]]
+    flagged = convergence.flagged_units(table)
+    lines = ["## Convergence", "", tables.to_markdown(conv.round(3)), "",
+             tables.to_markdown(convergence.totals_by_arm(table)), "",
+             f"best_dev: the unit's best dev score; dev AUC: its mean dev score over training (area under the dev "
+             f"curve ÷ steps); still_improving: units whose best dev score came in the last "
+             f"{100 - 100 * stats.STILL_IMPROVING_FRACTION:.0f}% of their steps (more training might help); "
+             "initial_weights: units tested with their initial weights (no dev evaluation beat step 0).", ""]
+    if not flagged.empty:
+        lines += ["### Units still improving or at their initial weights", "",
+                  tables.to_markdown(tables.rounded(flagged)), ""]
+    if not speedups.empty:
+        shown = speedups[["task", "pairs", "target", "treatment_steps", "control_steps", "treatment_censored",
+                          "control_censored", "speedup", "speedup_ci_low", "speedup_ci_high"]]
+        lines += ["### Convergence speed-up", "", tables.to_markdown(shown.round(3)), "",
+                  f"The steps each arm needs to reach a dev score both reach: per task, the target is "
+                  f"{speedup.TARGET_FRACTION:g} × the lower of the two arms' mean best dev scores; each unit's steps "
+                  "are read off its dev curve (linear between evaluations); speed-up = mean steps of "
+                  f"{speedups['control'].iloc[0]} ÷ mean steps of {speedups['treatment'].iloc[0]} over the pairs, "
+                  f"with a 95% percentile bootstrap over pairs ({speedup.RESAMPLES} resamples). A unit that never "
+                  "reaches the target counts with all its steps (censored; counted in the table).", "",
+                  "![speed-up](speedup.png)", ""]
+    return lines
 
 
 def slug(text: str) -> str:
@@ -127,13 +141,16 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
     deltas, pairs, unpaired = stats.contrast_differences(table, contrasts)
     primary = deltas[(deltas["treatment"] == contrasts[0][0]) & (deltas["control"] == contrasts[0][1])] \
         if contrasts and not deltas.empty else pd.DataFrame()
-    summary = tables.build_summary(arm_stats, deltas, convergence_summary(table))
+    summary = tables.build_summary(arm_stats, deltas, convergence.convergence_summary(table))
+    speedups = speedup.speedups(table.records, pairs[(pairs["treatment"] == contrasts[0][0])
+                                                    & (pairs["control"] == contrasts[0][1])]) \
+        if contrasts and not pairs.empty else pd.DataFrame()
     recovered = stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM)
     baselines = stats.summarise_baselines(table)
     learning_rates = stats.learning_rate_curves(table)
     aggregates = pd.DataFrame([aggregate.aggregate_contrast(
         pairs[(pairs["treatment"] == t) & (pairs["control"] == c)], t, c,
-        scores_by_task(table, t), scores_by_task(table, c)) for t, c in contrasts
+        scores_by_stratum(table, t), scores_by_stratum(table, c)) for t, c in contrasts
         if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
 
     tables.with_baseline_rows(summary, baselines).to_csv(out_dir / "summary.csv", index=False)
@@ -158,6 +175,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         learning_rates.to_csv(out_dir / "learning_rates.csv", index=False)
     if not aggregates.empty:
         aggregates.to_csv(out_dir / "aggregate.csv", index=False)
+    if not speedups.empty:
+        speedups.to_csv(out_dir / "speedup.csv", index=False)
     detail = []
     for task in tasks:
         per_seed = tables.per_seed_table(table.ok, task)
@@ -187,6 +206,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
         drawn["learning_rates"] = figures.learning_rate_figure(learning_rates, arms)
     if not aggregates.empty and not primary.empty:
         drawn["aggregate"] = figures.aggregate_figure(primary, aggregates.iloc[0])
+    if not speedups.empty:
+        drawn["speedup"] = figures.speedup_figure(speedups)
     for name, figure in drawn.items():
         figures.save(figure, out_dir, name)
         plt.close(figure)
@@ -195,8 +216,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
              "## Headline", "", tables.to_markdown(head), "",
              "Intervals: t over seeds (pairs for Δ); with one unit per arm, a bootstrap over test items "
              f"({stats.BOOTSTRAP_RESAMPLES} resamples). p: two-sided Wilcoxon signed-rank test over pairs matched on "
-             "task, fold, seed and mapping seed. Convergence: steps until the dev score first reaches 95% of the "
-             "unit's final dev score; dev AUC: mean dev score over training (area under the dev curve / steps).", ""]
+             "task, fold, seed and mapping seed; p (Holm): adjusted for the contrast's tasks by Holm's step-down "
+             "method.", "", "### Protocol per task", "", tables.to_markdown(convergence.protocol_table(table)), ""]
     tested_pairs = deltas["pairs"][deltas["pairs"] >= 2] if not deltas.empty else []
     if len(tested_pairs) and tested_pairs.min() < 6:
         n = int(tested_pairs.min())
@@ -204,10 +225,12 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
                   "at least 6 pairs (seeds × folds) are needed before p < 0.05 is possible.", ""]
     if not aggregates.empty:
         lines += ["## Across tasks", "", tables.to_markdown(tables.aggregate_table(aggregates)), "",
-                  "P(X > Y): per task, the share of all (run of X, run of Y) comparisons that X wins (ties count ½), "
-                  "averaged over tasks; IQM Δ: interquartile mean of the paired differences pooled over tasks and "
-                  f"seeds (each task's own metric); intervals: 95% stratified percentile bootstrap "
-                  f"({aggregate.RESAMPLES} resamples of runs within each task), as in rliable.", ""]
+                  "P(X > Y), all runs: within each task and fold, the share of all (run of X, run of Y) comparisons "
+                  "that X wins (ties count ½), averaged over folds, then over tasks. Paired win rate: the share of "
+                  "the seed-matched pairs that X wins (ties ½). IQM Δ and mean Δ: interquartile mean and mean of the "
+                  "same paired differences, pooled over tasks, folds and seeds (each task's own metric, so MCC and "
+                  "macro-F1 are pooled as they are). Intervals: 95% stratified percentile bootstrap "
+                  f"({aggregate.RESAMPLES} resamples of runs within each stratum), as in rliable.", ""]
         if "aggregate" in drawn:
             lines += ["![aggregate](aggregate.png)", ""]
     for name in ("bars", "forest", "curves", "overview"):
@@ -240,11 +263,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
                   "Each arm's lr was chosen on dev (best primary-metric score over the learning curve, on the first "
                   "seed, fold and mapping seed; ties to the smaller lr); test scores were never used.", "",
                   "![learning rates](learning_rates.png)", ""]
-    conv = summary[["task", "arm", "steps_to_95_mean", "seconds_to_95_mean", "dev_auc_mean", "still_improving", "n"]]
-    lines += ["## Convergence", "", tables.to_markdown(conv.round(3)), "",
-              f"still_improving: units whose best dev score came in the last "
-              f"{100 - 100 * stats.STILL_IMPROVING_FRACTION:.0f}% of their steps (more training might help), of n.",
-              "", "## Per-seed scores", "", *detail]
+    lines += convergence_lines(table, summary, speedups)
+    lines += ["## Per-seed scores", "", *detail]
     lines += ["## Failed or unpaired units", ""]
     if unpaired.empty:
         lines.append("None.")

@@ -1,11 +1,14 @@
 """Benchmark-level statistics across tasks, as few-run benchmarks are reported (Agarwal et al. 2021).
 
 The same estimators as the ``rliable`` package, written on numpy/scipy (rliable 1.2 pulls in arch 7,
-which fails to import under pandas 3): the probability of improvement P(X > Y) — per task the
-Mann-Whitney statistic over all runs of arm X against all runs of arm Y (ties count one half),
-averaged over tasks — and the interquartile mean (IQM) of the paired differences pooled over
-tasks and seeds, each with a 95% percentile interval from a stratified bootstrap: runs are
-resampled with replacement within each task, the task set itself is fixed.
+which fails to import under pandas 3), each with a 95% percentile interval from a stratified bootstrap
+(runs resampled with replacement within each stratum; the strata themselves are fixed):
+
+* P(X > Y), all runs: within each (task, fold) the Mann-Whitney probability that a run of X beats a run
+  of Y (ties count one half), averaged over a task's folds, then over tasks. Runs are only compared within
+  a fold, where they saw the same items.
+* the paired win rate: the share of seed-matched pairs that X wins (ties one half), pooled over tasks;
+* the IQM and the mean of the paired differences, both over the same pooled pairs (each task's own metric).
 """
 from __future__ import annotations
 
@@ -41,26 +44,43 @@ def stratified_bootstrap(groups: list[tuple[np.ndarray, ...]], statistic, resamp
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
-def aggregate_contrast(pairs, treatment: str, control: str, x_by_task: dict, y_by_task: dict) -> dict:
-    """P(treatment > control) and the IQM and mean of the paired Δ across tasks, with their intervals.
+def win_rate(deltas) -> float:
+    deltas = np.asarray(deltas, float)
+    return float(((deltas > 0) + 0.5 * (deltas == 0)).mean())
 
-    ``pairs``: the contrast's paired rows (task, delta); ``x_by_task``/``y_by_task``: task → all scores of each arm.
+
+def task_mean_of_folds(strata: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
+    """P(X > Y) per (task, fold) stratum, averaged within each task, then over tasks."""
+    by_task: dict[str, list[float]] = {}
+    for task, x, y in strata:
+        by_task.setdefault(task, []).append(probability_of_improvement([x], [y]))
+    return float(np.mean([np.mean(values) for values in by_task.values()]))
+
+
+def aggregate_contrast(pairs, treatment: str, control: str, x_by_stratum: dict, y_by_stratum: dict) -> dict:
+    """P(treatment > control) over all runs and over pairs, and the IQM and mean of the pooled paired Δ, with
+    their intervals.
+
+    ``pairs``: the contrast's paired rows (task, delta); ``x_by_stratum``/``y_by_stratum``: (task, fold) → all
+    scores of each arm in that fold.
     """
-    tasks = sorted(set(x_by_task) & set(y_by_task))
-    x = [np.asarray(x_by_task[t], float) for t in tasks]
-    y = [np.asarray(y_by_task[t], float) for t in tasks]
+    strata = sorted(set(x_by_stratum) & set(y_by_stratum))
+    tasks = sorted({task for task, _ in strata})
+    x = [np.asarray(x_by_stratum[k], float) for k in strata]
+    y = [np.asarray(y_by_stratum[k], float) for k in strata]
+    names = [task for task, _ in strata]
     deltas = [pairs.loc[pairs["task"] == t, "delta"].to_numpy(float) for t in tasks]
     deltas = [d for d in deltas if len(d)]
-    poi = probability_of_improvement(x, y)
-    poi_low, poi_high = stratified_bootstrap(list(zip(x, y)), lambda g: probability_of_improvement(*zip(*g)))
+    poi = task_mean_of_folds(list(zip(names, x, y)))
+    poi_low, poi_high = stratified_bootstrap(
+        list(zip(x, y)), lambda g: task_mean_of_folds([(n, a, b) for n, (a, b) in zip(names, g)]))
     pooled = np.concatenate(deltas) if deltas else np.array([])
     row = {"treatment": treatment, "control": control, "tasks": len(tasks), "runs": int(sum(len(a) for a in x)),
            "pairs": len(pooled), "p_improvement": poi, "p_improvement_ci_low": poi_low, "p_improvement_ci_high": poi_high}
     if len(pooled):
-        row["iqm_delta"] = iqm(pooled)
-        row["iqm_delta_ci_low"], row["iqm_delta_ci_high"] = stratified_bootstrap(
-            [(d,) for d in deltas], lambda g: iqm(np.concatenate([a for (a,) in g])))
-        row["mean_delta"] = float(np.mean([d.mean() for d in deltas]))
-        row["mean_delta_ci_low"], row["mean_delta_ci_high"] = stratified_bootstrap(
-            [(d,) for d in deltas], lambda g: float(np.mean([a.mean() for (a,) in g])))
+        by_task = [(d,) for d in deltas]
+        for name, statistic in (("win_rate", win_rate), ("iqm_delta", iqm), ("mean_delta", np.mean)):
+            row[name] = float(statistic(pooled))
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = stratified_bootstrap(
+                by_task, lambda g, f=statistic: float(f(np.concatenate([a for (a,) in g]))))
     return row

@@ -246,3 +246,27 @@ def overview_figure(summary, units, deltas, curves, arms, tasks):
         draw_curve(axes[2], curves, arms, focus)
         axes[2].legend(frameon=False)
     return figure
+
+
+def speedup_figure(speedups: pd.DataFrame):
+    """Per task: the convergence speed-up (steps of the control ÷ steps of the treatment to a common dev target),
+    with its bootstrap interval, on a log axis; 1 means no faster."""
+    rows = speedups.sort_values("task", ascending=False).reset_index(drop=True)
+    with plt.rc_context(STYLE):
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 0.7 + 0.28 * max(len(rows), 1)), layout="constrained")
+        finite = rows[np.isfinite(rows["speedup"])]
+        ax.errorbar(finite["speedup"], finite.index,
+                    xerr=[(finite["speedup"] - finite["speedup_ci_low"]).clip(lower=0),
+                          (finite["speedup_ci_high"] - finite["speedup"]).clip(lower=0)],
+                    fmt="o", color=PALETTE[0], markersize=4, capsize=2, linewidth=1)
+        ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_xscale("log")
+        values = [*finite["speedup_ci_low"].dropna(), *finite["speedup_ci_high"].dropna(), *finite["speedup"], 1.0]
+        ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if min(values) / 1.5 <= t <= max(values) * 1.5]
+        ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_yticks(range(len(rows)), [f"{t}  (n={n})" for t, n in zip(rows["task"], rows["pairs"])])
+        ax.set_xlabel(f"steps of {rows['control'].iloc[0]} ÷ steps of {rows['treatment'].iloc[0]}\n"
+                      "to reach a common dev target\n(95% bootstrap interval over pairs)")
+        ax.set_title("convergence speed-up")
+    return figure

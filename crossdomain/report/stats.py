@@ -21,7 +21,6 @@ from crossdomain.record import ROW_COLUMNS, UnitRecord, load_records
 PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
-CONVERGENCE_FRACTION = 0.95
 
 
 @dataclass
@@ -187,15 +186,31 @@ def paired_differences(table: UnitTable, pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p values (nan stays nan, outside the family)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
 def contrast_differences(table: UnitTable, contrasts: list[tuple[str, str]]):
-    """(Δ rows of every contrast, their pairs, units without a partner under some contrast)."""
+    """(Δ rows of every contrast, their pairs, units without a partner under some contrast). Each contrast's p
+    values are Holm-adjusted over its tasks (``p_holm``)."""
     deltas, all_pairs, unpaired = [], [], []
     for treatment, control in contrasts:
         pairs, lonely = pair_units(table, treatment, control)
         all_pairs.append(pairs)
         unpaired.append(lonely)
         if not pairs.empty:
-            deltas.append(paired_differences(table, pairs))
+            rows = paired_differences(table, pairs)
+            rows["p_holm"] = holm(rows["p_value"])
+            deltas.append(rows)
     deltas = pd.concat(deltas, ignore_index=True) if deltas else pd.DataFrame()
     all_pairs = pd.concat(all_pairs, ignore_index=True) if all_pairs else pd.DataFrame()
     unpaired = pd.concat(unpaired, ignore_index=True) if unpaired else pd.DataFrame(columns=[*table.ok.columns, "reason"])
@@ -265,24 +280,15 @@ def wilcoxon_p(deltas) -> float:
 # -- convergence -----------------------------------------------------------------------------
 
 
-def convergence(curve: list[dict], fraction: float = CONVERGENCE_FRACTION) -> dict:
-    """Steps and seconds until the dev score first reaches ``fraction`` × the final dev score; area under the curve."""
+def convergence(curve: list[dict]) -> dict:
+    """Area under the dev curve (mean dev score over training) and the last and best dev scores."""
     if not curve:
-        return {"steps_to_95": float("nan"), "seconds_to_95": float("nan"), "dev_auc": float("nan"), "final_dev": float("nan")}
+        return {"dev_auc": float("nan"), "final_dev": float("nan"), "best_dev": float("nan")}
     steps = np.array([p["step"] for p in curve], dtype=float)
     dev = np.array([p["dev"] for p in curve], dtype=float)
-    seconds = np.array([p["seconds"] for p in curve], dtype=float)
-    final = dev[-1]
-    reached = np.nonzero(dev >= fraction * final)[0] if final > 0 else []
-    first = reached[0] if len(reached) else None
     span = steps[-1] - steps[0]
     auc = float(np.trapezoid(dev, steps) / span) if span > 0 else float(dev[0])
-    return {
-        "steps_to_95": float(steps[first]) if first is not None else float("nan"),
-        "seconds_to_95": float(seconds[first]) if first is not None else float("nan"),
-        "dev_auc": auc,
-        "final_dev": float(final),
-    }
+    return {"dev_auc": auc, "final_dev": float(dev[-1]), "best_dev": float(dev.max())}
 
 
 def best_dev_step(curve: list[dict]) -> int | None:
@@ -300,11 +306,17 @@ def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTI
     return bool(record.steps) and best is not None and best >= fraction * record.steps and best > 0
 
 
+def kept_initial_weights(record: UnitRecord) -> bool:
+    """The weights tested are the initial ones: the best dev score came at step 0 (only under keep_best)."""
+    return record.best_step == 0 and bool(record.steps)
+
+
 def add_convergence(table: UnitTable) -> UnitTable:
-    measures = [convergence(table.records[u].curve or []) | {"still_improving": still_improving(table.records[u])}
+    measures = [convergence(table.records[u].curve or []) | {"still_improving": still_improving(table.records[u]),
+                                                             "initial_weights": kept_initial_weights(table.records[u])}
                 for u in table.ok["unit_id"]]
     extra = pd.DataFrame(measures, index=table.ok.index,
-                         columns=["steps_to_95", "seconds_to_95", "dev_auc", "final_dev", "still_improving"])
+                         columns=["dev_auc", "final_dev", "best_dev", "still_improving", "initial_weights"])
     table.ok = pd.concat([table.ok, extra], axis=1)
     return table
 

@@ -84,8 +84,9 @@ def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
         if task in by_task.index:
             delta = by_task.loc[task]
             row[label], row["p"], row["pairs"] = delta_cell(delta), _p(delta["p_value"]), int(delta["pairs"])
+            row["p (Holm)"] = _p(delta.get("p_holm", float("nan")))
         else:
-            row[label], row["p"], row["pairs"] = "–", "–", 0
+            row[label], row["p"], row["pairs"], row["p (Holm)"] = "–", "–", 0, "–"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -93,19 +94,24 @@ def headline(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
 def contrasts_table(deltas: pd.DataFrame) -> pd.DataFrame:
     """Every contrast × task: Δ with interval, p and the number of pairs."""
     rows = [{"contrast": contrast_label(r["treatment"], r["control"]), "task": r["task"], "metric": r["metric"],
-             "pairs": int(r["pairs"]), "Δ [95% CI]": delta_cell(r), "p": _p(r["p_value"])}
+             "pairs": int(r["pairs"]), "Δ [95% CI]": delta_cell(r), "p": _p(r["p_value"]),
+             "p (Holm)": _p(r.get("p_holm", float("nan")))}
             for _, r in deltas.iterrows()]
-    return pd.DataFrame(rows, columns=["contrast", "task", "metric", "pairs", "Δ [95% CI]", "p"])
+    return pd.DataFrame(rows, columns=["contrast", "task", "metric", "pairs", "Δ [95% CI]", "p", "p (Holm)"])
 
 
 def aggregate_table(aggregates: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in aggregates.iterrows():
         row = {"contrast": contrast_label(r["treatment"], r["control"]), "tasks": int(r["tasks"]), "pairs": int(r["pairs"]),
-               "P(X > Y) [95% CI]": f"{r['p_improvement']:.2f} [{r['p_improvement_ci_low']:.2f}, {r['p_improvement_ci_high']:.2f}]"}
+               "P(X > Y), all runs [95% CI]": f"{r['p_improvement']:.2f} [{r['p_improvement_ci_low']:.2f}, "
+                                              f"{r['p_improvement_ci_high']:.2f}]"}
         if "iqm_delta" in r and not pd.isna(r.get("iqm_delta")):
-            row["IQM Δ [95% CI]"] = f"{r['iqm_delta']:+.3f} [{r['iqm_delta_ci_low']:+.3f}, {r['iqm_delta_ci_high']:+.3f}]"
-            row["mean Δ [95% CI]"] = f"{r['mean_delta']:+.3f} [{r['mean_delta_ci_low']:+.3f}, {r['mean_delta_ci_high']:+.3f}]"
+            row["paired win rate [95% CI]"] = f"{r['win_rate']:.2f} [{r['win_rate_ci_low']:.2f}, {r['win_rate_ci_high']:.2f}]"
+            row["IQM Δ, pooled pairs [95% CI]"] = (f"{r['iqm_delta']:+.3f} [{r['iqm_delta_ci_low']:+.3f}, "
+                                                   f"{r['iqm_delta_ci_high']:+.3f}]")
+            row["mean Δ, pooled pairs [95% CI]"] = (f"{r['mean_delta']:+.3f} [{r['mean_delta_ci_low']:+.3f}, "
+                                                    f"{r['mean_delta_ci_high']:+.3f}]")
         rows.append(row)
     return pd.DataFrame(rows)
 
