@@ -44,5 +44,5 @@ class SaveModel(Hook):
         return {"files": sorted(p.name for p in context.directory.iterdir())}
 
 
-HOOKS: Registry[type[Hook]] = Registry("post-training hook", entry_point_group="crossdomain.hooks")
+HOOKS: Registry[type[Hook]] = Registry("post-training hook", entry_point_group="crossdomain.hooks", base=Hook)
 HOOKS.register("save-model", SaveModel)

@@ -89,7 +89,8 @@ class RandomMapping(MappingStrategy):
         return random.Random(seed).sample(candidates, len(alphabet))
 
 
-MAPPINGS: Registry[type[MappingStrategy]] = Registry("mapping strategy", entry_point_group="crossdomain.mappings")
+MAPPINGS: Registry[type[MappingStrategy]] = Registry("mapping strategy", entry_point_group="crossdomain.mappings",
+                                                     base=MappingStrategy)
 MAPPINGS.register("random", RandomMapping)
 
 

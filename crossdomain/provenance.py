@@ -19,10 +19,13 @@ def git_commit() -> dict:
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    return {"commit": commit or None, "dirty": dirty if commit else None}
+    found = {"commit": commit or None, "dirty": bool(changed) if commit else None}
+    if changed:  # which tracked files differed from the commit, so that a dirty unit can be judged
+        found["changed"] = [line[3:] for line in changed[:20]]
+    return found
 
 
 @lru_cache(maxsize=None)

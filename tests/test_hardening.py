@@ -81,7 +81,7 @@ def test_run_exits_non_zero_with_a_one_line_summary_when_units_fail(synthetic, c
     monkeypatch.setattr(pipeline, "train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of luck")))
     out = synthetic / "failing"
     code = main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
-                 "--no-progress", "--set", "train.max_steps=2"])
+                 "--no-progress", "--set", "train.max_steps=2", "--executor", "sequential"])  # patched in-process
     err = capsys.readouterr().err
     assert code == 1
     assert "2 of 2 units failed" in err and "RuntimeError: out of luck" in err and "Traceback" not in err
@@ -117,7 +117,7 @@ def test_a_bad_out_folder_is_refused_before_any_training(tmp_path, capsys, make_
 
     monkeypatch.setattr(units, "run_unit", lambda *a: pytest.fail("a unit started"))
     out = make_bad(tmp_path / "out")
-    assert main(["run", "--suite", "smoke", "--out", str(out), "--no-progress"]) == 2
+    assert main(["run", "--suite", "smoke", "--out", str(out), "--no-progress", "--executor", "sequential"]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -296,9 +296,13 @@ def test_records_cache_is_json_and_a_corrupt_one_is_rebuilt(synthetic, monkeypat
     assert [r.symbols for r in again.records] == [r.symbols for r in first.records]
 
 
-def test_the_cache_key_covers_the_adapters_code(tmp_path):
+def test_the_cache_key_covers_the_adapters_code(tmp_path, monkeypatch):
+    from crossdomain.adapters import ADAPTERS
     from crossdomain.adapters.dna import DNAAdapter
     from crossdomain.data import adapter_code_sha256
+
+    # the edited copy registers itself as "dna" again: in a scratch registry, since a second "dna" is refused
+    monkeypatch.setattr(ADAPTERS, "_entries", {k: v for k, v in ADAPTERS._entries.items() if k != "dna"})
 
     before = adapter_code_sha256(DNAAdapter)
     source = tmp_path / "edited_dna.py"

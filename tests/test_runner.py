@@ -329,6 +329,6 @@ def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_
     remap = {old: new for new, old in enumerate(keep)}
     test = pipeline.remap_split(prepared.splits["test"], remap)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
-    probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id])
+    probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id], record.precision)
     saved = pd.read_csv(out / "units" / f"{record.unit_id}.predictions.csv")
     np.testing.assert_allclose(probabilities, saved.filter(like="p_").to_numpy(), atol=2e-5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from crossdomain.adapters.base import Adapter, AdapterError, RawRecord, Record, UnknownSymbolError
 from crossdomain.registry import Registry
 
-ADAPTERS: Registry[type[Adapter]] = Registry("adapter", entry_point_group="crossdomain.adapters")
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter", entry_point_group="crossdomain.adapters", base=Adapter)
 ADAPTERS.register("dna", "crossdomain.adapters.dna:DNAAdapter")
 ADAPTERS.register("protein", "crossdomain.adapters.protein:ProteinAdapter")
 ADAPTERS.register("music", "crossdomain.adapters.music:MusicAdapter")

@@ -5,15 +5,11 @@ third-party baselines register through the entry-point group ``crossdomain.basel
 """
 from __future__ import annotations
 
-import pkgutil
-
 from crossdomain.baselines.base import Baseline, BaselineOutcome, SymbolSplit
 from crossdomain.registry import Registry
 
-BASELINES: Registry[type[Baseline]] = Registry("baseline", entry_point_group="crossdomain.baselines")
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        BASELINES.register(_module.name.replace("_", "-"), f"crossdomain.baselines.{_module.name}:BASELINE")
+BASELINES: Registry[type[Baseline]] = Registry("baseline", entry_point_group="crossdomain.baselines", base=Baseline)
+BASELINES.register_modules(__name__, __path__, "BASELINE", skip={"base"})
 
 # the baseline figures draw as a dashed reference line
 REFERENCE_LINE = "majority"

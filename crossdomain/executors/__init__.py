@@ -7,15 +7,11 @@ register through the entry-point group ``crossdomain.executors``.
 """
 from __future__ import annotations
 
-import pkgutil
-
 from crossdomain.executors.base import Executor, ExecutorOptions
 from crossdomain.registry import Registry
 
-EXECUTORS: Registry[type[Executor]] = Registry("executor", entry_point_group="crossdomain.executors")
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        EXECUTORS.register(_module.name.replace("_", "-"), f"crossdomain.executors.{_module.name}:EXECUTOR")
+EXECUTORS: Registry[type[Executor]] = Registry("executor", entry_point_group="crossdomain.executors", base=Executor)
+EXECUTORS.register_modules(__name__, __path__, "EXECUTOR", skip={"base"})
 
 
 def make_executor(name: str, options: ExecutorOptions | None = None) -> Executor:

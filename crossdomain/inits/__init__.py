@@ -7,16 +7,12 @@ Built-ins are the modules of this package (module ``stats_matched`` is the arm
 """
 from __future__ import annotations
 
-import pkgutil
-
 from crossdomain.config import ConfigError, build
 from crossdomain.inits.base import InitArm, InitContext, InitError, InitResult
 from crossdomain.registry import Registry
 
-INITS: Registry[type[InitArm]] = Registry("init arm", entry_point_group="crossdomain.inits")
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        INITS.register(_module.name.replace("_", "-"), f"crossdomain.inits.{_module.name}:ARM")
+INITS: Registry[type[InitArm]] = Registry("init arm", entry_point_group="crossdomain.inits", base=InitArm)
+INITS.register_modules(__name__, __path__, "ARM", skip={"base"})
 
 # The arms the report's defaults are defined by: every arm is contrasted with REFERENCE_ARM, and the
 # recovered fraction of an arm is (arm − REFERENCE_ARM) / (FULL_ARM − REFERENCE_ARM).
