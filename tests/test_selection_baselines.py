@@ -140,3 +140,25 @@ def test_a_baseline_version_enters_the_id_from_2_on_and_an_older_version_is_not_
     record = run_unit(older, tmp_path)
     assert not record.ok and "at version 2; this unit was planned for version 1" in record.error
     assert Unit.from_record(record).unit_id == older.unit_id
+
+
+@pytest.mark.mirror
+def test_an_lr_chosen_over_several_folds_with_final_weights_end_to_end(tmp_path):
+    """dna/promoters as the reference suite runs it: each lr scored on the mean final dev score over 2 folds."""
+    suite = apply_overrides(load_suite("smoke"), [
+        "tasks=[dna/promoters]", "seeds=[0,1]", "inits=[random]", "folds=[0,1]", "lr_grid=[1e-4,3e-3]",
+        "task_lr_selection_folds={dna/promoters: 2}", "train.max_steps=4", "train.eval_every=2",
+        "train.keep_best=false", "task_train={}"])
+    out = tmp_path / "folds"
+    runner.run_suite(suite, out, progress=False)
+    records = {r.unit_id: r for r in runner.load_unit_records(out)}
+    (chosen,) = json.loads((out / "run.json").read_text())["selection"].values()
+    assert all(len(ids) == 2 for ids in chosen["units"].values())  # one selection unit per fold and lr
+    for lr, ids in chosen["units"].items():
+        assert {records[i].unit["fold"] for i in ids} == {0, 1}
+        final = [records[i].curve[-1]["dev"] for i in ids]
+        assert chosen["dev_scores"][lr] == pytest.approx(sum(final) / 2)  # the final weights' score, averaged
+    main = [r for r in records.values() if "main" in r.roles]
+    assert len(main) == 4 and {r.unit["train"]["lr"] for r in main} == {chosen["chosen_lr"]}
+    assert sum(r.roles == ["selection", "main"] for r in main) == 2  # seed 0 of each fold ran once
+    assert all(r.best_step == r.steps == 4 for r in main)  # the final weights were kept and tested
