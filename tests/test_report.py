@@ -335,3 +335,10 @@ def test_the_report_states_the_precision_and_flags_a_mixed_run(run_dir, tmp_path
         record.write(path)
     report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
     assert "- precision: **mixed**: bf16 (4 trained units), fp32 (5 trained units)." in report
+
+
+def test_a_speedup_interval_with_an_unbounded_tail_says_inf_not_nan():
+    import numpy as np
+
+    low, high = speedup.ratio_interval(np.array([10.0, 20.0, 30.0]), np.array([0.0, 0.0, 10.0]))
+    assert high == np.inf and 0 < low < np.inf

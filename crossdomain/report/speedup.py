@@ -42,7 +42,10 @@ def ratio_interval(control: np.ndarray, treatment: np.ndarray) -> tuple[float, f
     numerators, denominators = control[draws].mean(axis=1), treatment[draws].mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(denominators > 0, numerators / denominators, np.inf)
-    return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
+    # no interpolation between draws: an unbounded upper tail (a resample whose treatment units all reach the
+    # target at step 0) is reported as inf, not as nan
+    return (float(np.percentile(ratios, 2.5, method="inverted_cdf")),
+            float(np.percentile(ratios, 97.5, method="inverted_cdf")))
 
 
 def speedups(records: dict, pairs: pd.DataFrame) -> pd.DataFrame:
