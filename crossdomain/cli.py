@@ -360,7 +360,8 @@ def cmd_report(args) -> int:
     out = args.out or args.runs[0] / "report"
     contrasts = [list(pair) for pair in args.contrasts] if args.contrasts else None
     try:
-        print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts) / 'report.md'}")
+        warn = lambda message: print(f"crossdomain report: warning: {message}", file=sys.stderr)  # noqa: E731
+        print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts, on_unreadable=warn) / 'report.md'}")
     except ReportError as error:
         print(f"crossdomain report: {error}", file=sys.stderr)
         return 1

@@ -140,6 +140,22 @@ def test_report_skips_a_stray_file_in_units_with_a_warning(tmp_path):
         write_report([tmp_path / "run"], tmp_path / "report")
 
 
+def test_a_truncated_unit_file_is_named_in_the_report_and_warned_in_one_clean_line(tmp_path, capsys):
+    from tests.test_report import write_unit
+
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    write_unit(units, "dna/splice", "pretrained", 0, 0.8)
+    truncated = units / f"{write_unit(units, 'dna/splice', 'random', 0, 0.7)}.json"
+    truncated.write_text(truncated.read_text()[:50])
+    assert main(["report", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"crossdomain report: warning: {truncated}: unreadable unit record")
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    section = report.split("## Files in units/ that are not unit records")[1].split("##")[0]
+    assert f"- {truncated}: unreadable unit record (JSONDecodeError" in section
+
+
 # -- data files ---------------------------------------------------------------------------------------
 
 

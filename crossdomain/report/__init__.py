@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -120,10 +121,14 @@ def slug(text: str) -> str:
 
 
 def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
-                 contrasts: list[tuple[str, str]] | None = None) -> Path:
+                 contrasts: list[tuple[str, str]] | None = None, on_unreadable=None) -> Path:
+    """The report of the run folders in ``out_dir``. Each file in ``units/`` that is not a readable unit record
+    goes to ``on_unreadable(message)`` (default: a warning) and is listed in report.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
+    for message in table.unreadable:
+        (on_unreadable or (lambda text: warnings.warn(text, stacklevel=3)))(message)
     if table.ok.empty:
         waiting = (f"; {len(table.selection)} lr-selection and {len(table.baselines)} baseline units are finished:"
                    " the main grid starts once every arm's lr is chosen" if len(table.selection) else "")
@@ -265,6 +270,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, metric: str = "primary",
                   "![learning rates](learning_rates.png)", ""]
     lines += convergence_lines(table, summary, speedups)
     lines += ["## Per-seed scores", "", *detail]
+    lines += ["## Files in units/ that are not unit records", ""]
+    lines += [f"- {message}" for message in table.unreadable] if table.unreadable else ["None."]
+    lines += ["", "Such a file is left out of every table and figure above; a unit whose record is unreadable counts "
+              "as not run (re-running `crossdomain run` on the folder runs it again).", ""]
     lines += ["## Failed or unpaired units", ""]
     if unpaired.empty:
         lines.append("None.")

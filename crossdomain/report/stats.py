@@ -30,6 +30,7 @@ class UnitTable:
     records: dict[str, UnitRecord]  # unit_id → full record (curves, predictions path)
     baselines: pd.DataFrame = None  # finished baseline units (reference rows, never paired)
     selection: pd.DataFrame = None  # finished lr-selection units
+    unreadable: list = None  # "<file>: <reason>" for every file in units/ that is not a readable unit record
 
 
 UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", "baseline", "role", "lr", "seed",
@@ -40,11 +41,12 @@ STILL_IMPROVING_FRACTION = 0.9
 def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
     """Every unit record of the run folders; unreadable files are named in a warning and skipped."""
     records: dict[str, UnitRecord] = {}
+    unreadable: list[str] = []
     for run_dir in run_dirs:
         units_dir = Path(run_dir) / "units"
         if not units_dir.is_dir():
             raise FileNotFoundError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
-        for record in load_records(units_dir, on_error=lambda error: warnings.warn(f"skipped: {error}", stacklevel=2)):
+        for record in load_records(units_dir, on_error=lambda error: unreadable.append(str(error))):
             records[record.unit_id] = record
     rows = []
     for record in records.values():
@@ -69,6 +71,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         records=records,
         baselines=frame[finished & is_baseline].reset_index(drop=True),
         selection=frame[finished & ~is_baseline & selection].reset_index(drop=True),
+        unreadable=unreadable,
     )
 
 
