@@ -211,3 +211,27 @@ def test_a_preempted_slurm_task_gives_its_claim_back_before_it_is_requeued(tmp_p
     claim.write_text(json.dumps({"host": "elsewhere", "pid": 1, "since": time.time()}))
     UnitJob(unit, str(tmp_path)).checkpoint()
     assert claim.exists()  # a claim of another process is never touched
+
+
+def test_the_auto_executor_uses_single_thread_workers_on_a_cpu_and_the_same_thread_for_a_lone_unit(monkeypatch):
+    from crossdomain.executors import auto, processes, sequential
+
+    calls = []
+    monkeypatch.setattr(auto, "gpu_count", lambda: 0)
+    monkeypatch.setattr(auto, "cpu_count", lambda: 4)
+    monkeypatch.setattr(auto, "memory_gb", lambda: 9.0)  # room for 3 workers of 3 GB
+    monkeypatch.setattr(processes.Processes, "run", lambda self, units, o, r: calls.append(("processes", self.plan(), units)))
+    monkeypatch.setattr(sequential.Sequential, "run", lambda self, units, o, r: calls.append(("sequential", None, units)))
+    monkeypatch.setattr(processes, "cpu_count", lambda: 4)
+    monkeypatch.setattr(processes, "gpu_count", lambda: 0)
+    executor = make_executor("auto")
+    assert executor.describe()["executor"] == "auto (processes)" and executor.describe()["workers"] == 3
+    units = runner.expand_units(small_suite())
+    executor.run(units, Path("out"), None)
+    executor.run(units[:1], Path("out"), None)
+    (kind, plan, ran), (lone_kind, _, lone) = calls
+    assert kind == "processes" and plan[:2] == (3, 1) and all(u.train.threads == 1 for u in ran)
+    assert lone_kind == "sequential" and lone[0].train.threads == 1  # the same single thread, in this process
+    assert [u.unit_id for u in ran] == [u.unit_id for u in units]  # threads are not part of the id
+    monkeypatch.setattr(auto, "gpu_count", lambda: 1)
+    assert make_executor("auto").describe()["executor"] == "auto (sequential)"  # one GPU: in-process
