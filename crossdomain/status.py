@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -64,9 +63,9 @@ def run_status(run_dir: Path) -> str:
     if not plan_path.is_file():
         raise ConfigError(f"{run_dir}: no run.json (is this a crossdomain run folder?)")
     plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        records = {r.unit_id: r for r in load_records(Path(run_dir) / "units", on_error=lambda error: None)}
+    unreadable: list[str] = []
+    records = {r.unit_id: r for r in load_records(Path(run_dir) / "units",
+                                                  on_error=lambda error: unreadable.append(str(error)))}
     claims = live_claims(Path(run_dir) / "units")
     from crossdomain.runner import ResultsTable
 
@@ -91,6 +90,7 @@ def run_status(run_dir: Path) -> str:
         lines.append(f"{awaiting} further main units are pending until the lr selection of their arm is finished "
                      "(their ids include the chosen lr; each arm's first main unit is one of its selection units)")
     lines += projection(records, distinct, plan)
+    lines += [f"not a unit record (left out above; its unit counts as pending): {message}" for message in unreadable]
     return "\n".join(lines)
 
 

@@ -137,6 +137,10 @@ def test_status_on_a_partial_run(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
     assert "projected remaining" in text
+    (out / "units" / "notes.json").write_text("[1, 2]")
+    assert main(["status", str(out)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("not a unit record (left out above") and "notes.json: not a crossdomain unit record" in last
 
 
 def test_workers_die_with_their_coordinator(tmp_path):
