@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -69,7 +70,9 @@ def run_status(run_dir: Path) -> str:
     claims = live_claims(Path(run_dir) / "units")
     from crossdomain.runner import ResultsTable
 
-    ResultsTable(Path(run_dir)).write()
+    with warnings.catch_warnings():  # the unreadable files are named at the end of the status instead
+        warnings.simplefilter("ignore")
+        ResultsTable(Path(run_dir)).write()
     entries = planned_units(plan, records)
     counts: dict[tuple[str, str, str], Counter] = {}
     distinct: dict[object, tuple[str, dict]] = {}  # a unit that is both selection and main counts once in "all"
