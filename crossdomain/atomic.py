@@ -41,3 +41,17 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def writable_folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be written (created if missing), or None when a file can be made in it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"not writable ({error.__class__.__name__}: {error.strerror or error})"
+    return None

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--examples", type=int, default=256, help="items sampled from each split (default 256)")
     analyze.add_argument("--analyses", nargs="+", metavar="NAME", help="only these analyses (see `crossdomain list`)")
     analyze.add_argument("--all-seeds", action="store_true", help="every unit, not one per task and arm")
+    analyze.add_argument("--redraw", action="store_true",
+                         help="only redraw the figures (and captions) of RUN/analysis/ from its CSV files; no model "
+                              "is loaded and no number changes")
     _add_data_dir(analyze)
 
     status = commands.add_parser("status", help="units done / failed / running / pending of a run, with a projection")
@@ -248,6 +251,11 @@ def cmd_analyze(args) -> int:
         ANALYSES.get(name)
     if not (args.run / "units").is_dir():
         raise ConfigError(f"{args.run}: no units/ folder (is this a crossdomain run folder?)")
+    if args.redraw:
+        from crossdomain.analysis.runner import redraw_analyses
+
+        print(f"analysis: {redraw_analyses(args.run, args.analyses) / 'analysis.md'}")
+        return 0
     from crossdomain.analysis.runner import run_analyses
 
     silence_progress_bars()
@@ -355,9 +363,14 @@ def cmd_report(args) -> int:
     for run_dir in args.runs:
         if not (run_dir / "units").is_dir():
             raise ConfigError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
-    from crossdomain.report import ReportError, write_report
+    from crossdomain.atomic import writable_folder_problem
 
     out = args.out or args.runs[0] / "report"
+    problem = writable_folder_problem(out)
+    if problem:
+        raise ConfigError(f"report: the report folder {out} {problem}")
+    from crossdomain.report import ReportError, write_report
+
     contrasts = [list(pair) for pair in args.contrasts] if args.contrasts else None
     try:
         warn = lambda message: print(f"crossdomain report: warning: {message}", file=sys.stderr)  # noqa: E731

@@ -155,5 +155,6 @@ def load_records(units_dir: Path, on_error=None) -> list[UnitRecord]:
         except RecordError as error:
             if on_error is None:
                 raise
+            error.path = path  # which file, for readers that account for every file (results.csv, report)
             on_error(error)
     return records

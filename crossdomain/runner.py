@@ -68,11 +68,20 @@ def finished_ok(out_dir: Path, unit: Unit) -> bool:
 
 
 class ResultsTable:
-    """``results.csv``: one row per unit file, kept in memory and rewritten atomically after each unit."""
+    """``results.csv``: one row per unit file, kept in memory and rewritten atomically after each unit. A file
+    that is not a readable record gets a row too (status ``unreadable``, the reason in ``error``)."""
 
     def __init__(self, out_dir: Path):
         self.path = out_dir / "results.csv"
-        self.rows = {record.unit_id: record.row() for record in load_unit_records(out_dir)}
+        unreadable = []
+
+        def note(error):
+            unreadable.append(error)
+            warnings.warn(str(error), stacklevel=2)
+
+        records = load_records(Path(out_dir) / "units", on_error=note)
+        self.rows = {e.path.stem: {"unit_id": e.path.stem, "status": "unreadable", "error": str(e)} for e in unreadable}
+        self.rows.update({record.unit_id: record.row() for record in records})
         self.added = 0  # units this process ran
 
     def add(self, record: UnitRecord) -> None:
@@ -193,19 +202,14 @@ def flatten_selection(plan: dict) -> list[Unit]:
 
 
 def prepare_output_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove it is writable, before any unit trains."""
-    import tempfile
-
+    """Create ``out_dir`` and its ``units/`` and prove both writable, before any unit trains."""
+    from crossdomain.atomic import writable_folder_problem
     from crossdomain.config import ConfigError
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir}: is a file, not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as error:
-        raise ConfigError(f"--out {out_dir}: not writable ({error.__class__.__name__}: {error.strerror or error})") from None
+    for folder in (out_dir, out_dir / "units"):
+        problem = writable_folder_problem(folder)
+        if problem:
+            raise ConfigError(f"--out {out_dir}: {folder} {problem}" if folder != out_dir else f"--out {out_dir}: {problem}")
 
 
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,

@@ -69,7 +69,18 @@ def test_analyze_with_saved_weights_gives_all_four_analyses_deterministically(sy
         return real_load(unit, record, state)
 
     monkeypatch.setattr(context_module, "load_state", counting_load)
+    import crossdomain.report.figures as report_figures
+    from crossdomain.report.style import layout_problems
+
+    problems, real_save = {}, report_figures.save
+
+    def checked_save(figure, folder, name):  # every analysis figure, measured as rendered
+        problems[name] = layout_problems(figure)
+        return real_save(figure, folder, name)
+
+    monkeypatch.setattr(report_figures, "save", checked_save)
     assert main(["analyze", str(out), "--examples", "32"]) == 0
+    assert len(problems) == 5 and all(found == [] for found in problems.values()), [p[:150] for f in problems.values() for p in f]
     assert sorted(loaded) == sorted(set(loaded)) and len(loaded) == 4  # each (unit, state) built once, one at a time
     probes = pd.read_csv(out / "analysis" / "probes.csv")
     assert set(probes["state"]) == {"before", "after"} and set(probes["arm"]) == {"pretrained", "random"}
@@ -86,6 +97,17 @@ def test_analyze_with_saved_weights_gives_all_four_analyses_deterministically(sy
     first = {name: (out / "analysis" / name).read_bytes() for name in ("probes.csv", "attention.csv", "layer-change.csv")}
     assert main(["analyze", str(out), "--examples", "32"]) == 0
     assert {name: (out / "analysis" / name).read_bytes() for name in first} == first
+
+    folder = out / "analysis"
+    images = sorted(p.stem for p in folder.glob("*.png"))
+    text = (folder / "analysis.md").read_text()
+    assert all(f"![{name}]({name}.png)\n\n*{name}.* " in text for name in images)  # every figure has its caption
+    heat = {p.name: p.read_bytes() for p in folder.glob("attention_*.png")}
+    assert main(["analyze", str(out), "--redraw"]) == 0  # from the CSVs alone: same numbers, same heat maps
+    assert {name: (folder / name).read_bytes() for name in first} == first
+    assert {p.name: p.read_bytes() for p in folder.glob("attention_*.png")} == heat
+    assert (folder / "analysis.md").read_text() == text  # captions replaced, not repeated
+    assert (folder / "figures.md").read_text().count("![") == len(images)
 
 
 def test_analyze_without_saved_weights_does_the_before_half_and_says_what_is_missing(synthetic):

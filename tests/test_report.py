@@ -171,7 +171,8 @@ def test_report_files_and_markdown(run_dir):
                                   "initial_weights"} <= set(summary)
     report = (out / "report.md").read_text()
     assert "dna-splice__fold0__random__seed4__map0__x" in report and "boom" in report  # the failed unit is listed
-    assert "![forest](forest.png)" in report
+    assert "![forest_pretrained_vs_random](forest_pretrained_vs_random.png)" in report
+    assert not (out / "forest.png").exists()  # one file per contrast, no unprefixed duplicate
     assert "smallest two-sided Wilcoxon p attainable is 0.25" in report  # 3 pairs: 2 / 2**3
     assert "+0.110" in (out / "summary.md").read_text()
     per_seed = pd.read_csv(out / "per_seed_dna-splice.csv")
@@ -181,10 +182,10 @@ def test_report_files_and_markdown(run_dir):
 def test_figures_are_valid_images_with_the_expected_elements(run_dir):
     out = write_report([run_dir], run_dir / "report")
     image = mpimg.imread(out / "bars.png")
-    assert image.shape[:2] == (int(2.4 * figures.PNG_DPI), int(figures.SINGLE_COLUMN_IN * figures.PNG_DPI))
+    assert image.shape[:2] == (int(3.0 * figures.PNG_DPI), int(figures.SINGLE_COLUMN_IN * figures.PNG_DPI))
     assert image.std() > 0.01  # not blank
     for ext in ("pdf", "svg"):
-        assert (out / f"forest.{ext}").stat().st_size > 1000
+        assert (out / f"forest_pretrained_vs_random.{ext}").stat().st_size > 1000
 
     table = stats.add_convergence(stats.load_units([run_dir]))
     arm_stats = stats.summarise_arms(table)
@@ -218,7 +219,7 @@ def test_curve_panels_span_the_units_scores_not_a_two_seed_interval(tmp_path):
 def test_figures_are_deterministic(run_dir):
     first = write_report([run_dir], run_dir / "r1")
     second = write_report([run_dir], run_dir / "r2")
-    for name in ("bars.svg", "forest.pdf", "curves.png"):
+    for name in ("bars.svg", "forest_pretrained_vs_random.pdf", "curves.png", "figures.tex"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 

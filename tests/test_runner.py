@@ -116,7 +116,7 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     predictions = pd.read_csv(out / "units" / (record["unit_id"] + ".predictions.csv"))
     assert len(predictions) == 64 and set(predictions["label"]) <= {"EI", "IE", "N"}
     assert (predictions[["p_EI", "p_IE", "p_N"]].sum(axis=1) - 1).abs().max() < 1e-3
-    for name in ("summary.csv", "summary.md", "summary.tex", "report.md", "bars.pdf", "forest.png", "curves.svg",
+    for name in ("summary.csv", "summary.md", "summary.tex", "report.md", "bars.pdf", "forest_pretrained_vs_random.png", "curves.svg",
                  "overview.png"):
         assert (out / "report" / name).stat().st_size > 0, name
 

@@ -35,9 +35,8 @@ class Attention:
                 heat[(record.unit["task"], record.unit["init"], state)] = reps.attention_shares
                 examples[(record.unit["task"], record.unit["init"], state)] = reps.example_attention
         table = pd.DataFrame(rows)
-        figures = {}
+        figures, captions = self.draw(table, context.visuals)
         for task in sorted({k[0] for k in heat}):
-            figures[f"attention_{task.replace('/', '-')}"] = heat_maps(task, heat)
             figures[f"heads_{task.replace('/', '-')}"] = head_view(task, heat, examples)
         counts = (table.groupby(["task", "arm", "state", "dominant"]).size().unstack(fill_value=0).reset_index()
                   if not table.empty else pd.DataFrame())
@@ -51,13 +50,44 @@ class Attention:
             from crossdomain.report.tables import to_markdown
 
             notes += ["", "Heads by dominant pattern:", "", to_markdown(counts)]
-        return AnalysisResult(table, figures, notes)
+        return AnalysisResult(table, figures, notes, captions)
+
+    def draw(self, table: pd.DataFrame, visuals=None, examples: int | None = None) -> tuple[dict, dict]:
+        """The heat maps, from the table alone (so they can be redrawn from attention.csv)."""
+        if table.empty:
+            return {}, {}
+        heat = shares_by_unit(table)
+        figures, captions = {}, {}
+        for task in sorted({k[0] for k in heat}):
+            name = f"attention_{task.replace('/', '-')}"
+            figures[name] = heat_maps(task, heat)
+            captions[name] = (f"{task}: the share of each head's attention (columns of each panel: heads; rows: "
+                              "layers) that goes to each pattern, averaged over the symbol queries of a sample of "
+                              "test items; one row of panels per arm and state (before/after fine-tuning).")
+            # the head views need attention matrices the table lacks: drawn by run() only, captioned here
+            captions[f"heads_{task.replace('/', '-')}"] = (
+                f"{task}: the attention matrix (query rows × key columns) of one test item, for the head with the "
+                "largest previous-token, next-token and [CLS] share in each arm and state (title: layer, head and "
+                "its share).")
+        return figures, captions
+
+
+def shares_by_unit(table: pd.DataFrame) -> dict:
+    """(task, arm, state) → layers × heads × patterns array of shares, rebuilt from the table's rows."""
+    heat = {}
+    for (task, arm, state), rows in table.groupby(["task", "arm", "state"], sort=False):
+        layers, heads = int(rows["layer"].max()) + 1, int(rows["head"].max()) + 1
+        shares = np.zeros((layers, heads, len(PATTERNS)))
+        for _, row in rows.iterrows():
+            shares[int(row["layer"]), int(row["head"])] = [row[f"share_{p}"] for p in PATTERNS]
+        heat[(task, arm, state)] = shares
+    return heat
 
 
 def heat_maps(task: str, heat: dict):
     import matplotlib.pyplot as plt
 
-    from crossdomain.report.figures import STYLE
+    from crossdomain.report.style import STYLE, title
 
     keys = [k for k in heat if k[0] == task]
     with plt.rc_context(STYLE):
@@ -75,7 +105,7 @@ def heat_maps(task: str, heat: dict):
                 if column == 0:
                     ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
         figure.colorbar(image, ax=axes, shrink=0.6, label="share of attention (rows: layers, columns: heads)")
-        figure.suptitle(f"{task}: attention share per layer × head")
+        title(figure, f"{task}: attention share per layer × head")
     return figure
 
 
@@ -83,7 +113,7 @@ def head_view(task: str, heat: dict, examples: dict):
     """The attention matrix of one test item for the strongest previous-, next-token and [CLS] heads of each state."""
     import matplotlib.pyplot as plt
 
-    from crossdomain.report.figures import STYLE
+    from crossdomain.report.style import STYLE, title
 
     keys = [k for k in heat if k[0] == task and examples.get(k) is not None]
     patterns = ("previous", "next", "cls")
@@ -102,7 +132,7 @@ def head_view(task: str, heat: dict, examples: dict):
                              fontsize=5)
                 if column == 0:
                     ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
-        figure.suptitle(f"{task}: one test item, query rows × key columns")
+        title(figure, f"{task}: one test item, query rows × key columns")
     return figure
 
 

@@ -20,6 +20,7 @@ class AnalysisResult:
     table: pd.DataFrame
     figures: dict = field(default_factory=dict)  # name → matplotlib Figure
     notes: list = field(default_factory=list)  # lines for analysis.md
+    captions: dict = field(default_factory=dict)  # figure name → caption (analysis.md, figures.md, figures.tex)
 
 
 class AnalysisContext:
@@ -34,9 +35,11 @@ class AnalysisContext:
                        if r.ok and not r.unit.get("baseline") and "main" in r.roles]
         if tasks:
             records = [r for r in records if r.unit["task"] in tasks]
-        from crossdomain.report import arm_order, run_plan
+        from crossdomain.report import arm_order, run_plan, run_visuals
 
-        rank = {arm: i for i, arm in enumerate(arm_order({r.unit["init"] for r in records}, run_plan([self.run_dir])[0]))}
+        planned = run_plan([self.run_dir])[0]
+        self.visuals = run_visuals([r.unit["init"] for r in records], planned)  # the report's colours
+        rank = {arm: i for i, arm in enumerate(arm_order({r.unit["init"] for r in records}, planned))}
         records.sort(key=lambda r: (r.unit["task"], rank[r.unit["init"]], r.unit["fold"], r.unit["mapping_seed"],
                                     r.unit["seed"]))
         chosen = {}

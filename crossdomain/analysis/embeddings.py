@@ -50,37 +50,51 @@ class Embeddings:
                 rows.append({"task": task.name, "arm": record.unit["init"], "unit_id": record.unit_id, "state": state,
                              "spearman": rho, "pairs": pairs})
         table = pd.DataFrame(rows)
-        figures = {"embeddings": bars(table)} if not table.empty else {}
+        figures, captions = self.draw(table, context.visuals)
         notes = ["Embeddings: Spearman correlation, over symbol pairs, between the cosine similarity of the mapped "
                  "tokens' input embeddings and the domain's own similarity (DNA: Watson-Crick complementarity; "
                  "amino acids: BLOSUM62; pitches: minus the semitone distance, rests excluded)."]
         if skipped:
             notes.append(f"Skipped (the adapter declares no symbol similarity): {', '.join(sorted(skipped))}.")
-        return AnalysisResult(table, figures, notes)
+        return AnalysisResult(table, figures, notes, captions)
+
+    def draw(self, table: pd.DataFrame, visuals, examples: int | None = None) -> tuple[dict, dict]:
+        if table.empty:
+            return {}, {}
+        return {"embeddings": bars(table, visuals)}, {"embeddings": (
+            "Spearman ρ, over symbol pairs, between the cosine similarity of the mapped tokens' input embeddings "
+            "and the domain's own similarity of the symbols (DNA: Watson-Crick complementarity; amino acids: "
+            "BLOSUM62; pitches: minus the semitone distance). One unit per task and arm; pale bar: the arm's "
+            "initial weights, full bar: after fine-tuning; no interval (one unit each).")}
 
 
-def bars(table: pd.DataFrame):
+def bars(table: pd.DataFrame, visuals=None):
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    from crossdomain.report.figures import STYLE, arm_colours, panels
+    from crossdomain.report.figures import panels
+    from crossdomain.report.style import STYLE, Visuals, legend_below, tag
 
     tasks = sorted(table["task"].unique())
-    arms = list(dict.fromkeys(table["arm"]))
-    palette = arm_colours(arms)
+    visuals = (visuals or Visuals([])).extended(table["arm"])
+    arms = [arm for arm in visuals.arms if arm in set(table["arm"])]  # the run's arm order
     with plt.rc_context(STYLE):
-        figure, axes = panels(len(tasks), height=1.8)
+        figure, axes = panels(len(tasks), height=2.2, extra_height=0.25)
         for ax, task in zip(axes, tasks):
             rows = table[table["task"] == task]
             for i, arm in enumerate(arms):
                 for j, state in enumerate(("before", "after")):
                     value = rows[(rows["arm"] == arm) & (rows["state"] == state)]["spearman"]
                     if len(value):
-                        ax.bar(i + (j - 0.5) * 0.4, value.iloc[0], 0.38, color=palette[arm],
-                               alpha=0.45 if state == "before" else 1.0)
-            ax.set_xticks(range(len(arms)), arms, rotation=40, ha="right")
+                        bar = ax.bar(i + (j - 0.5) * 0.4, value.iloc[0], 0.38, color=visuals.colour(arm),
+                                     alpha=0.45 if state == "before" else 1.0)
+                        tag(bar.patches[0], arm)
+            ax.set_xticks(range(len(arms)), arms, rotation=90)
             ax.axhline(0, color="grey", linewidth=0.5)
             ax.set_title(task)
-            ax.set_ylabel("Spearman ρ (pale: before, full: after)")
+            ax.set_ylabel("Spearman ρ")
+        legend_below(figure, [Patch(color="#444444", alpha=0.45, label="pale: before fine-tuning"),
+                              Patch(color="#444444", label="full: after fine-tuning")], ncols=2)
     return figure
 
 

@@ -13,7 +13,6 @@ class LayerChange:
     name = "layer-change"
 
     def run(self, context: AnalysisContext) -> AnalysisResult:
-        from crossdomain.analysis.figures import lines_by_layer
         from crossdomain.inits import FULL_ARM, REFERENCE_ARM
 
         rows = []
@@ -39,15 +38,26 @@ class LayerChange:
                                      "cka": linear_cka(a.pooled[layer], b.pooled[layer]),
                                      "cka_debiased": debiased_linear_cka(a.pooled[layer], b.pooled[layer])})
         table = pd.DataFrame(rows)
-        figures = {"layer_change": lines_by_layer(table, "cka", "Linear CKA per layer", "CKA",
-                                                  label="comparison")} if not table.empty else {}
+        figures, captions = self.draw(table, context.visuals)
         notes = ["Layer change: linear CKA (and its debiased form) between the mean-pooled states of the same test "
                  "items, per layer: each arm before vs after fine-tuning (1 = the layer was not rewritten), and the "
                  "fine-tuned full arm vs the fine-tuned reference arm. Needs the fine-tuned weights."]
         if context.missing_after:
             notes.append(f"Skipped for {len(context.missing_after)} unit(s) without saved weights (run with "
                          "`--set train.save_model=true`).")
-        return AnalysisResult(table, figures, notes)
+        return AnalysisResult(table, figures, notes, captions)
+
+    def draw(self, table: pd.DataFrame, visuals, examples: int | None = None) -> tuple[dict, dict]:
+        from crossdomain.analysis.figures import lines_by_layer
+
+        if table.empty:
+            return {}, {}
+        figure = lines_by_layer(table, "cka", "Linear CKA per layer", "linear CKA", label="comparison", visuals=visuals)
+        return {"layer_change": figure}, {"layer_change": (
+            "Linear CKA per layer between mean-pooled states of the same test items. A line per arm compares that "
+            "arm's model before and after fine-tuning (1 = the layer was not rewritten); the black line compares "
+            "the fine-tuned full arm with the fine-tuned reference arm. One unit per task and arm; no interval. "
+            "Earlier-drawn lines are wider, so a line hidden under another shows as its outline.")}
 
 
 ANALYSIS = LayerChange

@@ -26,8 +26,6 @@ class Probes:
     name = "probes"
 
     def run(self, context: AnalysisContext) -> AnalysisResult:
-        from crossdomain.analysis.figures import lines_by_layer
-
         rows = []
         for record in context.records:
             metric = record.metrics["primary_metric"]
@@ -45,15 +43,27 @@ class Probes:
                                      "score": probe_score(train_states[layer], train.labels, test_states[layer],
                                                           test.labels, metric)})
         table = pd.DataFrame(rows)
-        figures = {}
-        if not table.empty:
-            figures["probes"] = lines_by_layer(table[table["pooling"] == "mean"], "score",
-                                               "Probe score per layer (mean-pooled states)", "probe test score")
-        return AnalysisResult(table, figures, [
+        figures, captions = self.draw(table, context.visuals, context.examples)
+        return AnalysisResult(table, figures, captions=captions, notes=[
             "Probes: scikit-learn logistic regression (standardised features, C=1) per layer, trained on a seeded "
             f"sample of the unit's train split and scored (task's primary metric) on a sample of its test split "
             f"({context.examples} items each). Layer 0 is the embedding output. Read: does a text-pretrained body, "
             "before any fine-tuning, separate the classes better than a random one, and at which depth?"])
+
+    def draw(self, table: pd.DataFrame, visuals, examples: int | None = None) -> tuple[dict, dict]:
+        from crossdomain.analysis.figures import lines_by_layer
+
+        if table.empty:
+            return {}, {}
+        metrics = ", ".join(f"{t}: {m}" for t, m in table.drop_duplicates("task")[["task", "metric"]].values)
+        figure = lines_by_layer(table[table["pooling"] == "mean"], "score", "Probe score per layer (mean-pooled states)",
+                                "probe test score\n(task's metric)", visuals=visuals)
+        return {"probes": figure}, {"probes": (
+            "Linear-probe test score per layer (0 = embedding output) on mean-pooled states, one unit per task and "
+            f"arm; metric per task: {metrics}. A logistic regression per layer, trained on a seeded sample of the "
+            "unit's train split and scored on a sample of its test split (sizes in the notes); one probe per point, so no interval. Dashed: the "
+            "arm's initial weights (before fine-tuning); solid: after. Arms whose lines coincide are drawn once "
+            "and named together under the legend.")}
 
 
 ANALYSIS = Probes

@@ -1,11 +1,15 @@
 """Run the analyses on a run folder and write ``RUN_DIR/analysis/`` (CSV per analysis, figures, analysis.md)."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 from crossdomain.analysis import ANALYSES
 from crossdomain.analysis.context import AnalysisContext
+from crossdomain.report.captions import write_figure_files
+
+NO_CAPTION = "(the analysis gave no caption for this figure)"
 
 PREFERRED_ORDER = ("probes", "attention", "layer-change", "embeddings")
 
@@ -23,6 +27,7 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
     context = AnalysisContext(run_dir, tasks, examples, all_seeds, data_dirs)
     if not context.records:
         raise ValueError(f"{run_dir}: no finished main units of an init arm to analyse")
+    captions = {}
     lines = ["# crossdomain analysis", "",
              f"Run: `{run_dir}`; {len(context.records)} unit(s) (one per task and arm"
              f"{'' if not all_seeds else ', all seeds'}): "
@@ -47,8 +52,56 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
         for figure_name, figure in result.figures.items():
             save(figure, out, figure_name)
             plt.close(figure)
+            captions[figure_name] = result.captions.get(figure_name, NO_CAPTION)
         lines += [f"## {name}", "", *result.notes, "",
-                  *[f"![{n}]({n}.png)" for n in result.figures], "",
+                  *[line for n in result.figures for line in figure_lines(n, captions[n])],
                   f"({len(result.table)} rows in `{name}.csv`; {time.perf_counter() - started:.1f} s)", ""]
     (out / "analysis.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_figure_files(out, captions, "crossdomain analysis: figures")
+    return out
+
+
+def figure_lines(name: str, caption: str) -> list[str]:
+    return [f"![{name}]({name}.png)", "", f"*{name}.* {caption}", ""]
+
+
+def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
+    """Redraws the figures of ``RUN_DIR/analysis/`` from its CSV files (no model is loaded, no number changes),
+    and puts each figure's caption under it in analysis.md; figures an analysis cannot draw from its table alone
+    (``heads_*``, which need attention matrices) are left as they are."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from crossdomain.report import run_plan, run_visuals
+    from crossdomain.report.figures import save
+
+    out = Path(run_dir) / "analysis"
+    markdown = out / "analysis.md"
+    if not markdown.is_file():
+        raise ValueError(f"{out}: no analysis.md to redraw (run `crossdomain analyze {run_dir}` first)")
+    from crossdomain.record import load_records
+
+    inits = [r.unit["init"] for r in load_records(Path(run_dir) / "units", on_error=lambda e: None)
+             if r.ok and not r.unit.get("baseline")]
+    visuals = run_visuals(inits, run_plan([Path(run_dir)])[0])  # as the report and a full analyze colour them
+    captions = {}
+    for name in names or ANALYSES.names():
+        csv, analysis = out / f"{name}.csv", ANALYSES.get(name)()
+        if not csv.is_file() or not hasattr(analysis, "draw"):
+            continue
+        table = pd.read_csv(csv)
+        figures, drawn_captions = analysis.draw(table, visuals)
+        for figure_name, figure in figures.items():
+            save(figure, out, figure_name)
+            plt.close(figure)
+        captions.update(drawn_captions)
+    text = markdown.read_text(encoding="utf-8")
+    for name, caption in captions.items():
+        text = re.sub(rf"\n\*{re.escape(name)}\.\* [^\n]*\n", "\n", text)  # its caption from an earlier draw
+        text = text.replace(f"![{name}]({name}.png)\n", f"![{name}]({name}.png)\n\n*{name}.* {caption}\n\n")
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    markdown.write_text(text, encoding="utf-8")
+    written = dict(re.findall(r"\n\*([\w.-]+)\.\* ([^\n]*)\n", text))  # every caption now in analysis.md
+    shown = re.findall(r"!\[([\w.-]+)\]\(\1\.png\)", text)
+    write_figure_files(out, {n: written.get(n, NO_CAPTION) for n in shown}, "crossdomain analysis: figures")
     return out

@@ -9,11 +9,17 @@ which fails to import under pandas 3), each with a 95% percentile interval from 
   a fold, where they saw the same items.
 * the paired win rate: the share of seed-matched pairs that X wins (ties one half), pooled over tasks;
 * the IQM and the mean of the paired differences, both over the same pooled pairs (each task's own metric).
+
+With ``TOO_FEW_RUNS`` runs per arm in a stratum or fewer, a bootstrap has so few distinct resamples that its
+interval reads as certainty ([1.00, 1.00] from three runs that all win): the row's ``interval`` then says
+``n too small`` and tables and figures show that instead of the interval (the CSV keeps the numbers).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+
+from crossdomain.report.style import N_TOO_SMALL, TOO_FEW_RUNS
 
 RESAMPLES = 2000
 SEED = 0
@@ -75,8 +81,11 @@ def aggregate_contrast(pairs, treatment: str, control: str, x_by_stratum: dict, 
     poi_low, poi_high = stratified_bootstrap(
         list(zip(x, y)), lambda g: task_mean_of_folds([(n, a, b) for n, (a, b) in zip(names, g)]))
     pooled = np.concatenate(deltas) if deltas else np.array([])
+    fewest = min((min(len(a), len(b)) for a, b in zip(x, y)), default=0)
     row = {"treatment": treatment, "control": control, "tasks": len(tasks), "runs": int(sum(len(a) for a in x)),
-           "pairs": len(pooled), "p_improvement": poi, "p_improvement_ci_low": poi_low, "p_improvement_ci_high": poi_high}
+           "pairs": len(pooled), "fewest_runs_per_arm": fewest,
+           "interval": N_TOO_SMALL if fewest <= TOO_FEW_RUNS else "stratified bootstrap",
+           "p_improvement": poi, "p_improvement_ci_low": poi_low, "p_improvement_ci_high": poi_high}
     if len(pooled):
         by_task = [(d,) for d in deltas]
         for name, statistic in (("win_rate", win_rate), ("iqm_delta", iqm), ("mean_delta", np.mean)):

@@ -1,10 +1,10 @@
 """Figures for papers and slides: PDF, PNG and SVG, colour-blind-safe, single-column width, deterministic.
 
-Each ``*_figure`` function returns the matplotlib Figure, so tests can inspect what was drawn.
+Colours, markers, interval names and legend placement come from :mod:`crossdomain.report.style`; the captions
+from :mod:`crossdomain.report.captions`. Each ``*_figure`` function returns the matplotlib Figure, so tests can
+inspect what was drawn. Legends sit below the panels, never on data.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib
 
@@ -12,116 +12,151 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from crossdomain.report.stats import mean_curve  # noqa: E402
+from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, save: part of this module's interface
+    ARM_PALETTE,
+    BOOTSTRAP_PAIRS,
+    DOUBLE_COLUMN_IN,
+    FIELLER,
+    N_TOO_SMALL,
+    PNG_DPI,
+    SEED_DOT,
+    SINGLE_COLUMN_IN,
+    STRATIFIED_BOOTSTRAP,
+    STYLE,
+    T_OVER_PAIRS,
+    T_OVER_SEEDS,
+    Visuals,
+    baseline_style,
+    domain_marker,
+    legend_below,
+    proxy,
+    save,
+    tag,
+    wrap,
+)
 
-# Okabe & Ito (2008) colour-blind-safe palette
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-SINGLE_COLUMN_IN = 3.4
-DOUBLE_COLUMN_IN = 7.0
-STYLE = {
-    "font.family": "DejaVu Sans", "font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "legend.fontsize": 6,
-    "xtick.labelsize": 6, "ytick.labelsize": 6, "axes.spines.top": False, "axes.spines.right": False,
-    "svg.hashsalt": "crossdomain", "svg.fonttype": "path", "pdf.fonttype": 42, "figure.dpi": 100,
-}
-FORMATS = {"pdf": {"CreationDate": None, "Producer": None, "Creator": None},
-           "png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
-PNG_DPI = 200
+PALETTE = ARM_PALETTE
 
 
 def arm_colours(arms: list[str]) -> dict[str, str]:
-    return {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
+    """arm → colour, by position in ``arms`` (prefer passing the run's :class:`Visuals`)."""
+    visuals = Visuals(list(arms))
+    return {arm: visuals.colour(arm) for arm in arms}
 
 
-def save(figure, out_dir: Path, name: str) -> list[Path]:
-    paths = []
-    with plt.rc_context(STYLE):  # svg.hashsalt is read at save time: fixed clip-path ids
-        for ext, metadata in FORMATS.items():
-            path = out_dir / f"{name}.{ext}"
-            figure.savefig(path, format=ext, metadata=metadata, dpi=PNG_DPI if ext == "png" else None, bbox_inches=None)
-            paths.append(path)
-    return paths
+def metric_of(frame: pd.DataFrame, task: str) -> str:
+    rows = frame[frame["task"] == task]
+    return str(rows["metric"].iloc[0]) if len(rows) and "metric" in rows else "score"
 
 
-def draw_reference_line(ax, x_start: float, x_end: float, value: float | None, label: str | None) -> None:
-    if value is not None and not np.isnan(value):
-        ax.plot([x_start, x_end], [value, value], linestyle="--", color="black", linewidth=0.8, label=label)
+def task_label(task: str, metric: str) -> str:
+    return f"{task}\n({metric})"
 
 
-def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], reference: dict | None = None) -> None:
+def draw_baselines(ax, tasks: list[str], baselines: dict | None, width: float = 0.45) -> None:
+    """Each baseline's test score as a short horizontal line across its task's group, one line style per baseline."""
+    names = sorted(baselines or {})
+    for name in names:
+        style = baseline_style(name, names)
+        for i, task in enumerate(tasks):
+            value = baselines[name].get(task)
+            if value is not None and not np.isnan(value):
+                ax.plot([i - width, i + width], [value, value], linewidth=0.9, label=f"{name} (baseline)", **style)
+
+
+def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], baselines: dict | None = None,
+              visuals: Visuals | None = None) -> list:
+    """Bars per task and arm, with baselines as lines; returns the legend handles (arms, baselines, encodings)."""
+    visuals = visuals or Visuals(list(arms))
     tasks = sorted(summary["task"].unique())
     width = 0.8 / max(len(arms), 1)
-    colours = arm_colours(arms)
+    handles = []
     for j, arm in enumerate(arms):
         rows = summary[summary["arm"] == arm].set_index("task").reindex(tasks)
         x = np.arange(len(tasks)) + (j - (len(arms) - 1) / 2) * width
         error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
-        ax.bar(x, rows["mean"], width * 0.9, color=colours[arm], label=arm,
-               yerr=np.nan_to_num(error), capsize=2, error_kw={"elinewidth": 0.8})
+        bars = ax.bar(x, rows["mean"], width * 0.9, color=visuals.colour(arm), label=arm,
+                      yerr=np.nan_to_num(error), capsize=2, error_kw={"elinewidth": 0.8})
+        for patch in bars.patches:
+            tag(patch, arm)
+        handles.append(Patch(color=visuals.colour(arm), label=arm))
         for xi, task in zip(x, tasks):
             seeds = units[(units["task"] == task) & (units["arm"] == arm)]["score"].astype(float)
-            ax.scatter(np.full(len(seeds), xi), seeds, s=7, color="black", edgecolors="white", zorder=3, linewidths=0.3)
-    for i, task in enumerate(tasks):  # the majority baseline: an arm stuck at the majority class shows at a glance
-        draw_reference_line(ax, i - 0.45, i + 0.45, (reference or {}).get(task), "majority" if i == 0 else None)
-    ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30, ha="right")
-    metrics = summary.drop_duplicates("task").set_index("task").reindex(tasks)["metric"]
-    ax.set_ylabel("test score (" + ", ".join(sorted(set(metrics))) + ")")
+            ax.scatter(np.full(len(seeds), xi), seeds, **SEED_DOT)
+    draw_baselines(ax, tasks, baselines)
+    handles += [h for h, text in zip(*ax.get_legend_handles_labels()) if text.endswith("(baseline)")]
+    handles += [proxy(f"whisker: {T_OVER_SEEDS}", marker="|", markersize=7),
+                proxy("dot: one seed", marker="o", markersize=3, markeredgecolor="white", markeredgewidth=0.3)]
+    ax.set_xticks(np.arange(len(tasks)), [task_label(t, metric_of(summary, t)) for t in tasks])
+    ax.set_ylabel("test score\n(each task's metric, under its name)")
     ax.axhline(0, color="grey", linewidth=0.5)
-    ax.legend(frameon=False)
+    return handles
 
 
-def bars_figure(summary, units, arms, reference: dict | None = None):
-    """Single-column wide for up to three arms, double-column (7 in) beyond."""
-    width = SINGLE_COLUMN_IN if len(arms) <= 3 else DOUBLE_COLUMN_IN
+def bars_figure(summary, units, arms, baselines: dict | None = None, visuals: Visuals | None = None):
+    """Single-column wide for up to three arms and three tasks, double-column (7 in) beyond."""
+    tasks = summary["task"].nunique()
+    width = SINGLE_COLUMN_IN if len(arms) <= 3 and tasks <= 3 else DOUBLE_COLUMN_IN
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(width, 2.4), layout="constrained")
-        draw_bars(ax, summary, units, arms, reference)
-        ax.set_title("Test score per task\n(bars: mean, whiskers: 95% interval, dots: seeds)")
-        if len(arms) > 3:  # wide enough for level task names, and the legend below them
-            ax.set_xticks(ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()], rotation=0, ha="center")
-            ax.legend(frameon=False, ncols=min(4, len(arms)), loc="upper center", bbox_to_anchor=(0.5, -0.15))
+        figure, ax = plt.subplots(figsize=(width, 3.0), layout="constrained")
+        handles = draw_bars(ax, summary, units, arms, baselines, visuals)
+        ax.set_title("Test score per task")
+        legend_below(figure, handles, ncols=4 if width > SINGLE_COLUMN_IN else 2)
     return figure
 
 
-def draw_forest(ax, deltas: pd.DataFrame) -> None:
-    """One contrast's Δ per task (rows of ``deltas`` share treatment and control)."""
+def draw_forest(ax, deltas: pd.DataFrame, visuals: Visuals | None = None) -> list:
+    """One contrast's Δ per task (rows of ``deltas`` share treatment and control), coloured by the treatment arm,
+    one marker shape per domain; returns the legend handles (domains, interval kind)."""
     ordered = deltas.sort_values(["domain", "task"]).reset_index(drop=True)
+    treatment, control = ordered["treatment"].iloc[0], ordered["control"].iloc[0]
+    colour = (visuals or Visuals([treatment])).colour(treatment)
     y = np.arange(len(ordered))[::-1]
     domains = list(dict.fromkeys(ordered["domain"]))
-    colours = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(domains)}
     for yi, (_, row) in zip(y, ordered.iterrows()):
-        ax.plot([row["delta_ci_low"], row["delta_ci_high"]], [yi, yi], color=colours[row["domain"]], linewidth=1.2)
-        ax.plot([row["delta_mean"]], [yi], marker="o", markersize=3.5, color=colours[row["domain"]], linestyle="none")
+        tag(ax.plot([row["delta_ci_low"], row["delta_ci_high"]], [yi, yi], color=colour, linewidth=1.2)[0], treatment)
+        tag(ax.plot([row["delta_mean"]], [yi], marker=domain_marker(row["domain"], domains), markersize=3.5,
+                    color=colour, linestyle="none")[0], treatment)
     ax.axvline(0, color="grey", linestyle="--", linewidth=0.7)
-    ax.set_yticks(y, [f"{t}  (n={n})" for t, n in zip(ordered["task"], ordered["pairs"])])
-    ax.set_xlabel(f"Δ = {ordered['treatment'].iloc[0]} − {ordered['control'].iloc[0]} (95% interval)")
+    ax.set_yticks(y, [f"{t} ({m}, n={n})" for t, m, n in zip(ordered["task"], ordered["metric"], ordered["pairs"])])
+    ax.set_xlabel(wrap(f"Δ = {treatment} − {control}", 28))
+    return [*[proxy(f"{d} (domain)", marker=domain_marker(d, domains), markersize=4, color="#444444") for d in domains],
+            proxy(f"point: mean Δ; line: {T_OVER_PAIRS}", linestyle="-", color="#444444")]
 
 
-def forest_figure(deltas):
+def forest_figure(deltas, visuals: Visuals | None = None):
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 0.45 + 0.28 * max(len(deltas), 1)), layout="constrained")
-        draw_forest(ax, deltas)
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 1.2 + 0.28 * max(len(deltas), 1)), layout="constrained")
+        legend_below(figure, draw_forest(ax, deltas, visuals), ncols=3)
     return figure
 
 
-def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, reference: dict | None = None) -> None:
-    colours = arm_colours(arms)
+def draw_curve(ax, curves: pd.DataFrame, arms: list[str], task: str, metric: str = "score",
+               visuals: Visuals | None = None) -> None:
+    visuals = visuals or Visuals(list(arms))
     of_task = curves[curves["task"] == task]
     for arm in arms:
         subset = of_task[of_task["arm"] == arm]
         if subset.empty:
             continue
         mean = mean_curve(subset)
-        ax.plot(mean["step"], mean["mean"], color=colours[arm], label=arm, linewidth=1.2)
+        tag(ax.plot(mean["step"], mean["mean"], color=visuals.colour(arm), label=arm, linewidth=1.2)[0], arm)
         if mean["n"].iloc[0] > 1:
-            ax.fill_between(mean["step"], mean["low"], mean["high"], color=colours[arm], alpha=0.2, linewidth=0)
+            tag(ax.fill_between(mean["step"], mean["low"], mean["high"], color=visuals.colour(arm), alpha=0.2,
+                                linewidth=0), arm)
     if len(of_task):
-        line = (reference or {}).get(task)
-        draw_reference_line(ax, float(of_task["step"].min()), float(of_task["step"].max()), line, "majority (test)")
-        limit_to_observed(ax, [*of_task["dev"], line])
+        limit_to_observed(ax, of_task["dev"])
     ax.set_title(task)
     ax.set_xlabel("training step")
-    ax.set_ylabel("dev score")
+    ax.set_ylabel(f"dev score ({metric})")
+
+
+def curve_legend(arms: list[str], visuals: Visuals) -> list:
+    return [*[proxy(arm, color=visuals.colour(arm), linestyle="-", linewidth=1.2) for arm in arms],
+            Patch(color="#999999", alpha=0.35, label=f"band: {T_OVER_SEEDS}, cut to the observed range")]
 
 
 def limit_to_observed(ax, values) -> None:
@@ -134,139 +169,205 @@ def limit_to_observed(ax, values) -> None:
         ax.set_ylim(low - margin, high + margin)
 
 
-def panels(count: int, height: float = 1.7, width_per: float = SINGLE_COLUMN_IN / 1.5):
-    """A grid of up to three panels a row for ``count`` small multiples (call inside ``plt.rc_context(STYLE)``)."""
+def panels(count: int, height: float = 1.7, width_per: float = SINGLE_COLUMN_IN / 1.5, extra_height: float = 0.0):
+    """A grid of up to three panels a row for ``count`` small multiples (call inside ``plt.rc_context(STYLE)``);
+    ``extra_height`` inches are added for a legend below the panels."""
     columns = min(3, max(count, 1))
     rows = int(np.ceil(max(count, 1) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(width_per * columns, height * rows), layout="constrained",
-                                squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(width_per * columns, height * rows + extra_height),
+                                layout="constrained", squeeze=False)
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
     return figure, list(axes.flat)[:count]
 
 
-def curves_figure(curves, arms, tasks, reference: dict | None = None):
+def curves_figure(curves, arms, tasks, metrics: dict | None = None, visuals: Visuals | None = None):
+    visuals = visuals or Visuals(list(arms))
+    shown = [a for a in arms if a in set(curves["arm"])] or list(arms)
     with plt.rc_context(STYLE):
-        figure, axes = panels(len(tasks))
+        figure, axes = panels(len(tasks), extra_height=0.15 * (len(shown) // 3 + 1))
         for ax, task in zip(axes, tasks):
-            draw_curve(ax, curves, arms, task, reference)
-        axes[0].legend(frameon=False)
+            draw_curve(ax, curves, arms, task, (metrics or {}).get(task, "score"), visuals)
+        legend_below(figure, curve_legend(shown, visuals), ncols=3)
     return figure
 
 
-def learning_rate_figure(learning_rates: pd.DataFrame, arms: list[str]):
-    """Best dev score vs lr per task (panels) and arm (lines); the chosen lr circled."""
+def lr_ticks(ax, lrs) -> None:
+    from crossdomain.report.tables import lr_text
+
+    values = sorted(set(float(v) for v in lrs))
+    ax.set_xticks(values, [lr_text(v) for v in values], rotation=45 if len(values) > 3 else 0)
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def learning_rate_figure(learning_rates: pd.DataFrame, arms: list[str], metrics: dict | None = None,
+                         visuals: Visuals | None = None):
+    """Best dev score vs lr per task (panels) and arm (lines); the chosen lr ringed."""
+    visuals = visuals or Visuals(list(arms))
     tasks = sorted(learning_rates["task"].unique())
     shown = [a for a in arms if a in set(learning_rates["arm"])]
-    colours = arm_colours(arms)
     with plt.rc_context(STYLE):
-        figure, axes = panels(len(tasks), height=1.6)
+        figure, axes = panels(len(tasks), height=1.7, extra_height=0.15 * (len(shown) // 3 + 1))
         for ax, task in zip(axes, tasks):
+            of_task = learning_rates[learning_rates["task"] == task]
             for arm in shown:
-                subset = learning_rates[(learning_rates["task"] == task) & (learning_rates["arm"] == arm)]
+                subset = of_task[of_task["arm"] == arm]
                 if subset.empty:
                     continue
-                ax.plot(subset["lr"], subset["best_dev"], marker=".", color=colours[arm], label=arm, linewidth=1.0)
+                colour = visuals.colour(arm)
+                tag(ax.plot(subset["lr"], subset["best_dev"], marker=".", color=colour, label=arm, linewidth=1.0)[0],
+                    arm)
                 chosen = subset[subset["chosen"]]
-                ax.scatter(chosen["lr"], chosen["best_dev"], s=40, facecolors="none", edgecolors=colours[arm], zorder=3)
+                tag(ax.scatter(chosen["lr"], chosen["best_dev"], s=40, facecolors="none", edgecolors=colour,
+                               zorder=3), arm)
             ax.set_xscale("log")
+            lr_ticks(ax, of_task["lr"])
             ax.set_title(task)
             ax.set_xlabel("learning rate")
-            ax.set_ylabel("best dev score")
-        axes[0].legend(frameon=False)
+            ax.set_ylabel(f"best dev score ({(metrics or {}).get(task, 'score')})")
+        handles = [proxy(arm, color=visuals.colour(arm), linestyle="-", marker=".") for arm in shown]
+        handles.append(proxy("ring: the lr chosen on dev", marker="o", markersize=6, markerfacecolor="none"))
+        legend_below(figure, handles, ncols=3)
     return figure
 
 
-def aggregate_figure(primary: pd.DataFrame, aggregate_row):
-    """The primary contrast's Δ per task and, below, the IQM Δ across tasks; P(X > Y) in the title."""
+def aggregate_title(row) -> str:
+    value = f"P({row['treatment']} > {row['control']}), all runs = {row['p_improvement']:.2f}"
+    if row.get("interval") == N_TOO_SMALL:
+        return f"{value} ({N_TOO_SMALL} for an interval)"
+    return f"{value} [{row['p_improvement_ci_low']:.2f}, {row['p_improvement_ci_high']:.2f}]"
+
+
+def aggregate_figure(primary: pd.DataFrame, aggregate_row, visuals: Visuals | None = None):
+    """The primary contrast's Δ per task and, below, the IQM Δ over the pooled pairs; P(X > Y) in the title."""
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 0.9 + 0.28 * (len(primary) + 1)), layout="constrained")
-        draw_forest(ax, primary)
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 1.7 + 0.28 * (len(primary) + 1)), layout="constrained")
+        handles = draw_forest(ax, primary, visuals)
+        metrics = sorted(set(primary["metric"]))
         if "iqm_delta" in aggregate_row and not pd.isna(aggregate_row.get("iqm_delta")):
             y = -1
-            ax.plot([aggregate_row["iqm_delta_ci_low"], aggregate_row["iqm_delta_ci_high"]], [y, y], color="black",
-                    linewidth=1.6)
+            degenerate = aggregate_row.get("interval") == N_TOO_SMALL
+            if not degenerate:
+                ax.plot([aggregate_row["iqm_delta_ci_low"], aggregate_row["iqm_delta_ci_high"]], [y, y], color="black",
+                        linewidth=1.6)
             ax.plot([aggregate_row["iqm_delta"]], [y], marker="D", markersize=4, color="black", linestyle="none")
             ticks = list(ax.get_yticks()) + [y]
-            labels = [t.get_text() for t in ax.get_yticklabels()] + [f"IQM, all tasks (n={int(aggregate_row['pairs'])})"]
+            pooled = f"IQM, all tasks (n={int(aggregate_row['pairs'])})"
+            labels = [t.get_text() for t in ax.get_yticklabels()] + [pooled]
             ax.set_yticks(ticks, labels)
-        ax.set_title(f"P({aggregate_row['treatment']} > {aggregate_row['control']}) = "
-                     f"{aggregate_row['p_improvement']:.2f} [{aggregate_row['p_improvement_ci_low']:.2f}, "
-                     f"{aggregate_row['p_improvement_ci_high']:.2f}]")
+            handles.append(proxy("IQM Δ of the pooled pairs, " + (N_TOO_SMALL + " for an interval" if degenerate
+                                                                   else STRATIFIED_BOOTSTRAP),
+                                 marker="D", markersize=4, linestyle="none" if degenerate else "-", linewidth=1.6))
+        if len(metrics) > 1:
+            handles.append(proxy(f"IQM pools the metrics as they are: {', '.join(metrics)}"))
+        figure.suptitle(wrap(aggregate_title(aggregate_row), 56), fontsize=7)
+        legend_below(figure, handles, ncols=1)
     return figure
 
 
-def recovered_figure(recovered: pd.DataFrame, arms: list[str], limits=(-1.0, 2.0)):
+def recovered_figure(recovered: pd.DataFrame, arms: list[str], limits=(-1.0, 2.0), visuals: Visuals | None = None):
     """Recovered fraction per arm (rows) and task (panels); 0 = the reference arm, 1 = the full arm.
 
-    An unbounded interval (the full arm not distinguishable from the reference) is drawn as a dashed
-    line across the whole axis; values outside ``limits`` are clipped to the edge with an arrow marker.
+    An unbounded or undefined interval is not drawn; the row says "unbounded" instead. An estimate outside
+    ``limits`` is a triangle at the edge with its value printed beside it; an interval reaching past an edge
+    ends in an arrow head there.
     """
+    visuals = visuals or Visuals(list(arms))
     tasks = sorted(recovered["task"].unique())
     shown = [a for a in arms if a in set(recovered["arm"])]
-    colours = arm_colours(shown)
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(1, len(tasks), figsize=(min(DOUBLE_COLUMN_IN, 1.2 + 1.9 * len(tasks)),
-                                                             0.6 + 0.25 * len(shown)),
+        figure, axes = plt.subplots(1, len(tasks), figsize=(min(DOUBLE_COLUMN_IN, 1.4 + 1.9 * len(tasks)),
+                                                             1.2 + 0.25 * len(shown)),
                                     layout="constrained", squeeze=False, sharey=True)
         y = np.arange(len(shown))[::-1]
         for ax, task in zip(axes[0], tasks):
             rows = recovered[recovered["task"] == task].set_index("arm")
             for yi, arm in zip(y, shown):
-                if arm not in rows.index:
-                    continue
-                row = rows.loc[arm]
-                low, high = (limits if row["interval"] != "bounded" else (row["ci_low"], row["ci_high"]))
-                style = "-" if row["interval"] == "bounded" else ":"
-                ax.plot(np.clip([low, high], *limits), [yi, yi], style, color=colours[arm], linewidth=1.2)
-                if not np.isnan(row["recovered"]):
-                    value = float(np.clip(row["recovered"], *limits))
-                    marker = "o" if limits[0] < row["recovered"] < limits[1] else (">" if row["recovered"] > 0 else "<")
-                    ax.plot([value], [yi], marker=marker, markersize=3.5, color=colours[arm], linestyle="none")
+                if arm in rows.index:
+                    draw_recovered_row(ax, rows.loc[arm], yi, visuals.colour(arm), arm, limits)
             for reference in (0, 1):
                 ax.axvline(reference, color="grey", linestyle="--", linewidth=0.6)
             ax.set_xlim(*limits)
             ax.set_title(task)
             ax.set_xlabel("recovered fraction")
         axes[0][0].set_yticks(y, shown)
+        legend_below(figure, [
+            proxy("estimate; line: " + FIELLER, marker="o", markersize=3.5, linestyle="-"),
+            proxy("estimate beyond the axis (value printed)", marker=">", markersize=3.5),
+            proxy("“unbounded”: the full − reference Δ is not established at 95%, so no interval"),
+            proxy("dashed: 0 = reference arm, 1 = full arm", linestyle="--", color="grey", linewidth=0.6)], ncols=2)
     return figure
 
 
-def overview_figure(summary, units, deltas, curves, arms, tasks):
+def draw_recovered_row(ax, row, yi: float, colour: str, arm: str, limits) -> None:
+    value = row["recovered"]
+    if row["interval"] == "bounded":
+        low, high = float(row["ci_low"]), float(row["ci_high"])
+        tag(ax.plot(np.clip([low, high], *limits), [yi, yi], "-", color=colour, linewidth=1.2)[0], arm)
+        for end, edge, shape in ((low, limits[0], "<"), (high, limits[1], ">")):
+            if (end < edge) if shape == "<" else (end > edge):
+                tag(ax.plot([edge], [yi], marker=shape, markersize=2.5, color=colour, linestyle="none",
+                            clip_on=False)[0], arm)
+    else:
+        ax.text(limits[1], yi + 0.22, row["interval"], ha="right", va="center", fontsize=5, color="#555555")
+    if pd.isna(value):
+        return
+    inside = limits[0] < value < limits[1]
+    shown = float(np.clip(value, *limits))
+    marker = "o" if inside else (">" if value > 0 else "<")
+    tag(ax.plot([shown], [yi], marker=marker, markersize=3.5, color=colour, linestyle="none", clip_on=False)[0], arm)
+    if not inside:
+        nudge = 0.06 * (limits[1] - limits[0]) * (1 if value < 0 else -1)
+        ax.text(shown + nudge, yi, f"{value:.2f}", ha="left" if value < 0 else "right", va="center", fontsize=5,
+                color="#333333")
+
+
+def overview_figure(summary, units, deltas, curves, arms, tasks, baselines: dict | None = None,
+                    metrics: dict | None = None, visuals: Visuals | None = None):
     """A slide: scores, the primary contrast's differences and the curve of the task with the largest |Δ|."""
+    visuals = visuals or Visuals(list(arms))
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(1, 3, figsize=(10, 3), layout="constrained")
-        draw_bars(axes[0], summary, units, arms)
+        figure, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained", width_ratios=[1.6, 1, 1])
+        handles = draw_bars(axes[0], summary, units, arms, baselines, visuals)
+        if summary["task"].nunique() > 3:  # narrow bars: domain and task name on lines of their own
+            tasks = sorted(summary["task"].unique())
+            axes[0].set_xticks(range(len(tasks)), [task_label(t.replace("/", "/\n"), metric_of(summary, t))
+                                                   for t in tasks])
         if not deltas.empty:
-            draw_forest(axes[1], deltas)
+            handles += draw_forest(axes[1], deltas, visuals)
             focus = deltas.loc[deltas["delta_mean"].abs().idxmax(), "task"]
         else:
             axes[1].set_visible(False)
             focus = tasks[0]
-        draw_curve(axes[2], curves, arms, focus)
-        axes[2].legend(frameon=False)
+        draw_curve(axes[2], curves, arms, focus, (metrics or {}).get(focus, "score"), visuals)
+        handles.append(Patch(color="#999999", alpha=0.35, label=f"band: {T_OVER_SEEDS}"))
+        legend_below(figure, handles, ncols=6)
     return figure
 
 
-def speedup_figure(speedups: pd.DataFrame):
+def speedup_figure(speedups: pd.DataFrame, visuals: Visuals | None = None):
     """Per task: the convergence speed-up (steps of the control ÷ steps of the treatment to a common dev target),
     with its bootstrap interval, on a log axis; 1 means no faster."""
     rows = speedups.sort_values("task", ascending=False).reset_index(drop=True)
+    treatment, control = rows["treatment"].iloc[0], rows["control"].iloc[0]
+    colour = (visuals or Visuals([treatment])).colour(treatment)
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 0.7 + 0.28 * max(len(rows), 1)), layout="constrained")
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 1.1 + 0.28 * max(len(rows), 1)), layout="constrained")
         finite = rows[np.isfinite(rows["speedup"])]
-        ax.errorbar(finite["speedup"], finite.index,
-                    xerr=[(finite["speedup"] - finite["speedup_ci_low"]).clip(lower=0),
-                          (finite["speedup_ci_high"] - finite["speedup"]).clip(lower=0)],
-                    fmt="o", color=PALETTE[0], markersize=4, capsize=2, linewidth=1)
+        drawn = ax.errorbar(finite["speedup"], finite.index,
+                            xerr=[(finite["speedup"] - finite["speedup_ci_low"]).clip(lower=0),
+                                  (finite["speedup_ci_high"] - finite["speedup"]).clip(lower=0)],
+                            fmt="o", color=colour, markersize=4, capsize=2, linewidth=1)
+        tag(drawn.lines[0], treatment)
         ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xscale("log")
         values = [*finite["speedup_ci_low"].dropna(), *finite["speedup_ci_high"].dropna(), *finite["speedup"], 1.0]
+        values = [v for v in values if np.isfinite(v) and v > 0]
         ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if min(values) / 1.5 <= t <= max(values) * 1.5]
         ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_yticks(range(len(rows)), [f"{t}  (n={n})" for t, n in zip(rows["task"], rows["pairs"])])
-        ax.set_xlabel(f"steps of {rows['control'].iloc[0]} ÷ steps of {rows['treatment'].iloc[0]}\n"
-                      "to reach a common dev target\n(95% bootstrap interval over pairs)")
+        ax.set_xlabel(wrap(f"steps of {control} ÷ steps of {treatment} to reach a common dev target "
+                           f"({BOOTSTRAP_PAIRS}; dashed: 1 = equally fast)", 44))
         ax.set_title("convergence speed-up")
     return figure

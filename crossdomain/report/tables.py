@@ -5,10 +5,13 @@ import math
 
 import pandas as pd
 
+from crossdomain.report.style import N_TOO_SMALL
+
 SIGNIFICANCE = 0.05
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "Δ": r"$\Delta$", "·": r"$\cdot$", "−": "--"}
+                  "±": r"$\pm$", "Δ": r"$\Delta$", "·": r"$\cdot$", "−": "--", "×": r"$\times$", "÷": r"$\div$",
+                  "≥": r"$\geq$", "≤": r"$\leq$", "θ": r"$\theta$", "ρ": r"$\rho$"}
 
 
 def latex_escape(text: str) -> str:
@@ -100,18 +103,24 @@ def contrasts_table(deltas: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["contrast", "task", "metric", "pairs", "Δ [95% CI]", "p", "p (Holm)"])
 
 
+def interval_text(row, name: str, signed: bool = False) -> str:
+    """``value [low, high]``, or ``value (n too small)`` where the row's bootstrap is degenerate."""
+    form = "+.3f" if signed else ".2f"
+    value = f"{row[name]:{form}}"
+    if row.get("interval") == N_TOO_SMALL:
+        return f"{value} ({N_TOO_SMALL})"
+    return f"{value} [{row[name + '_ci_low']:{form}}, {row[name + '_ci_high']:{form}}]"
+
+
 def aggregate_table(aggregates: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in aggregates.iterrows():
         row = {"contrast": contrast_label(r["treatment"], r["control"]), "tasks": int(r["tasks"]), "pairs": int(r["pairs"]),
-               "P(X > Y), all runs [95% CI]": f"{r['p_improvement']:.2f} [{r['p_improvement_ci_low']:.2f}, "
-                                              f"{r['p_improvement_ci_high']:.2f}]"}
+               "P(X > Y), all runs [95% CI]": interval_text(r, "p_improvement")}
         if "iqm_delta" in r and not pd.isna(r.get("iqm_delta")):
-            row["paired win rate [95% CI]"] = f"{r['win_rate']:.2f} [{r['win_rate_ci_low']:.2f}, {r['win_rate_ci_high']:.2f}]"
-            row["IQM Δ, pooled pairs [95% CI]"] = (f"{r['iqm_delta']:+.3f} [{r['iqm_delta_ci_low']:+.3f}, "
-                                                   f"{r['iqm_delta_ci_high']:+.3f}]")
-            row["mean Δ, pooled pairs [95% CI]"] = (f"{r['mean_delta']:+.3f} [{r['mean_delta_ci_low']:+.3f}, "
-                                                    f"{r['mean_delta_ci_high']:+.3f}]")
+            row["paired win rate [95% CI]"] = interval_text(r, "win_rate")
+            row["IQM Δ, pooled pairs [95% CI]"] = interval_text(r, "iqm_delta", signed=True)
+            row["mean Δ, pooled pairs [95% CI]"] = interval_text(r, "mean_delta", signed=True)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -153,7 +162,8 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame, caption: str,
              baselines: pd.DataFrame | None = None, label: str = "tab:crossdomain") -> str:
-    """A booktabs ``table`` float: best arm mean per task in bold, ± std, baselines (†), the primary contrast's Δ."""
+    """A booktabs ``table`` float: mean ± std per arm, baselines (†), the primary contrast's Δ; the best mean
+    per task among arms and baselines in bold (ties all bold)."""
     names = sorted(baselines["baseline"].unique()) if baselines is not None and not baselines.empty else []
     columns = "ll" + "c" * (len(arms_order) + len(names)) + "c"
     header = " & ".join(["Task", "Metric", *[latex_escape(a) for a in arms_order],
@@ -163,16 +173,18 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
     by_task = primary.set_index("task") if not primary.empty else pd.DataFrame()
     for task, group in summary.groupby("task", sort=True):
         by_arm = group.set_index("arm")
-        best = group["mean"].max()
+        of_task = baselines[baselines["task"] == task] if names else pd.DataFrame(columns=["baseline", "mean"])
+        best = best_shown([*group["mean"], *of_task["mean"]])
+        bold = (lambda text, mean: rf"\textbf{{{text}}}" if best is not None and round(mean, 3) == best else text)
         cells = []
         for arm in arms_order:
             if arm not in by_arm.index:
                 cells.append("--")
                 continue
             entry = by_arm.loc[arm]
-            value = rf"{_fmt(entry['mean'])} $\pm$ {_fmt(entry['std'])}"
-            cells.append(rf"\textbf{{{value}}}" if entry["mean"] == best and len(group) > 1 else value)
-        cells += [baseline_cells(baselines, task).get(f"{n}{BASELINE_MARK}", "--") for n in names]
+            cells.append(bold(rf"{_fmt(entry['mean'])} $\pm$ {_fmt(entry['std'])}", entry["mean"]))
+        means = dict(zip(of_task["baseline"], of_task["mean"]))
+        cells += [bold(_fmt(means[n]), means[n]) if n in means else "--" for n in names]
         if task in by_task.index:
             row = by_task.loc[task]
             mark = "$^{*}$" if not pd.isna(row["p_value"]) and row["p_value"] < SIGNIFICANCE else ""
@@ -184,6 +196,12 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
               r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def best_shown(means) -> float | None:
+    """The best mean of a row as printed (3 decimals; higher is better), or None when fewer than two compete."""
+    shown = [round(float(m), 3) for m in means if m is not None and not pd.isna(m)]
+    return max(shown) if len(shown) > 1 else None
 
 
 def per_seed_table(units: pd.DataFrame, task: str) -> pd.DataFrame:
