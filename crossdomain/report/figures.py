@@ -17,6 +17,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from crossdomain.report.stats import mean_curve  # noqa: E402
 from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, save: part of this module's interface
     ARM_PALETTE,
+    BOOTSTRAP_ITEMS,
     BOOTSTRAP_PAIRS,
     DOUBLE_COLUMN_IN,
     FIELLER,
@@ -88,7 +89,10 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], b
             ax.scatter(np.full(len(seeds), xi), seeds, **SEED_DOT)
     draw_baselines(ax, tasks, baselines)
     handles += [h for h, text in zip(*ax.get_legend_handles_labels()) if text.endswith("(baseline)")]
-    handles += [proxy(f"whisker: {T_OVER_SEEDS}", marker="|", markersize=7),
+    methods = set(summary["ci_method"].dropna()) if "ci_method" in summary else {"t over seeds"}
+    whisker = (T_OVER_SEEDS if methods <= {"t over seeds"} else BOOTSTRAP_ITEMS + " (one unit per arm)"
+               if methods == {"bootstrap over test items"} else f"{T_OVER_SEEDS}; {BOOTSTRAP_ITEMS} where one unit")
+    handles += [proxy(f"whisker: {whisker}", marker="|", markersize=7),
                 proxy("dot: one seed", marker="o", markersize=3, markeredgecolor="white", markeredgewidth=0.3)]
     ax.set_xticks(np.arange(len(tasks)), [task_label(t, metric_of(summary, t)) for t in tasks])
     ax.set_ylabel("test score\n(each task's metric, under its name)")
