@@ -249,8 +249,7 @@ def cmd_analyze(args) -> int:
         raise ConfigError(f"--examples: expected >= 8, got {args.examples}")
     for name in args.analyses or []:
         ANALYSES.get(name)
-    if not (args.run / "units").is_dir():
-        raise ConfigError(f"{args.run}: no units/ folder (is this a crossdomain run folder?)")
+    require_run_folders([args.run])
     if args.redraw:
         from crossdomain.analysis.runner import redraw_analyses
 
@@ -351,18 +350,26 @@ def cmd_datasets(args) -> None:
     print(datasets_table(stats))
 
 
-def cmd_report(args) -> int:
+def require_metric(name: str) -> None:
     from crossdomain.registry import did_you_mean
     from crossdomain.tasks import METRICS
 
     metrics = ["primary", *METRICS]
-    if args.metric not in metrics:
-        raise ConfigError(f"--metric {args.metric!r} is not a metric.{did_you_mean(args.metric, metrics)}")
-    if args.out is None and len(args.runs) > 1:
-        raise ConfigError("report: several run folders need --out DIR for the merged report")
-    for run_dir in args.runs:
+    if name not in metrics:
+        raise ConfigError(f"--metric {name!r} is not a metric.{did_you_mean(name, metrics)}")
+
+
+def require_run_folders(run_dirs) -> None:
+    for run_dir in run_dirs:
         if not (run_dir / "units").is_dir():
             raise ConfigError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
+
+
+def cmd_report(args) -> int:
+    require_metric(args.metric)
+    if args.out is None and len(args.runs) > 1:
+        raise ConfigError("report: several run folders need --out DIR for the merged report")
+    require_run_folders(args.runs)
     from crossdomain.atomic import writable_folder_problem
 
     out = args.out or args.runs[0] / "report"
@@ -383,16 +390,10 @@ def cmd_report(args) -> int:
 
 def cmd_compare(args) -> int:
     from crossdomain.atomic import atomic_write_text
-    from crossdomain.registry import did_you_mean
     from crossdomain.report.compare import compare_runs, to_markdown
-    from crossdomain.tasks import METRICS
 
-    metrics = ["primary", *METRICS]
-    if args.metric not in metrics:
-        raise ConfigError(f"--metric {args.metric!r} is not a metric.{did_you_mean(args.metric, metrics)}")
-    for run_dir in (args.run_a, args.run_b):
-        if not (run_dir / "units").is_dir():
-            raise ConfigError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
+    require_metric(args.metric)
+    require_run_folders([args.run_a, args.run_b])
     warn = lambda error: print(f"crossdomain compare: warning: {error}", file=sys.stderr)  # noqa: E731
     pairs, summary, unmatched = compare_runs(args.run_a, args.run_b, args.metric, on_error=warn)
     if pairs.empty:

@@ -71,15 +71,19 @@ class ResultsTable:
     """``results.csv``: one row per unit file, kept in memory and rewritten atomically after each unit. A file
     that is not a readable record gets a row too (status ``unreadable``, the reason in ``error``)."""
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, loaded: tuple[list, list] | None = None):
+        """``loaded``: (records, RecordErrors) of ``out_dir/units`` when the caller has read them already;
+        otherwise they are read here and each unreadable file is named in a warning."""
         self.path = out_dir / "results.csv"
-        unreadable = []
+        if loaded is None:
+            unreadable = []
 
-        def note(error):
-            unreadable.append(error)
-            warnings.warn(str(error), stacklevel=2)
+            def note(error):
+                unreadable.append(error)
+                warnings.warn(str(error), stacklevel=2)
 
-        records = load_records(Path(out_dir) / "units", on_error=note)
+            loaded = load_records(Path(out_dir) / "units", on_error=note), unreadable
+        records, unreadable = loaded
         self.rows = {e.path.stem: {"unit_id": e.path.stem, "status": "unreadable", "error": str(e)} for e in unreadable}
         self.rows.update({record.unit_id: record.row() for record in records})
         self.added = 0  # units this process ran
@@ -209,7 +213,8 @@ def prepare_output_dir(out_dir: Path) -> None:
     for folder in (out_dir, out_dir / "units"):
         problem = writable_folder_problem(folder)
         if problem:
-            raise ConfigError(f"--out {out_dir}: {folder} {problem}" if folder != out_dir else f"--out {out_dir}: {problem}")
+            named = "" if folder == out_dir else f"{folder} "
+            raise ConfigError(f"--out {out_dir}: {named}{problem}")
 
 
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -64,15 +63,13 @@ def run_status(run_dir: Path) -> str:
     if not plan_path.is_file():
         raise ConfigError(f"{run_dir}: no run.json (is this a crossdomain run folder?)")
     plan = json.loads(plan_path.read_text(encoding="utf-8"))
-    unreadable: list[str] = []
-    records = {r.unit_id: r for r in load_records(Path(run_dir) / "units",
-                                                  on_error=lambda error: unreadable.append(str(error)))}
+    errors: list = []  # the unreadable files: named at the end of the status, and rows of results.csv
+    loaded = load_records(Path(run_dir) / "units", on_error=errors.append)
+    records = {r.unit_id: r for r in loaded}
     claims = live_claims(Path(run_dir) / "units")
     from crossdomain.runner import ResultsTable
 
-    with warnings.catch_warnings():  # the unreadable files are named at the end of the status instead
-        warnings.simplefilter("ignore")
-        ResultsTable(Path(run_dir)).write()
+    ResultsTable(Path(run_dir), (loaded, errors)).write()
     entries = planned_units(plan, records)
     counts: dict[tuple[str, str, str], Counter] = {}
     distinct: dict[object, tuple[str, dict]] = {}  # a unit that is both selection and main counts once in "all"
@@ -93,7 +90,7 @@ def run_status(run_dir: Path) -> str:
         lines.append(f"{awaiting} further main units are pending until the lr selection of their arm is finished "
                      "(their ids include the chosen lr; each arm's first main unit is one of its selection units)")
     lines += projection(records, distinct, plan)
-    lines += [f"not a unit record (left out above; its unit counts as pending): {message}" for message in unreadable]
+    lines += [f"not a unit record (left out above; its unit counts as pending): {error}" for error in errors]
     return "\n".join(lines)
 
 

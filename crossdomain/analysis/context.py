@@ -33,12 +33,12 @@ class AnalysisContext:
             warnings.simplefilter("ignore")
             records = [r for r in load_records(self.run_dir / "units", on_error=lambda e: None)
                        if r.ok and not r.unit.get("baseline") and "main" in r.roles]
-        if tasks:
-            records = [r for r in records if r.unit["task"] in tasks]
         from crossdomain.report import arm_order, run_plan, run_visuals
 
         planned = run_plan([self.run_dir])[0]
-        self.visuals = run_visuals([r.unit["init"] for r in records], planned)  # the report's colours
+        self.visuals = run_visuals([r.unit["init"] for r in records], planned)  # the report's colours, all tasks
+        if tasks:
+            records = [r for r in records if r.unit["task"] in tasks]
         rank = {arm: i for i, arm in enumerate(arm_order({r.unit["init"] for r in records}, planned))}
         records.sort(key=lambda r: (r.unit["task"], rank[r.unit["init"]], r.unit["fold"], r.unit["mapping_seed"],
                                     r.unit["seed"]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crossdomain.analysis import ANALYSES
 from crossdomain.analysis.context import AnalysisContext
-from crossdomain.report.captions import write_figure_files
+from crossdomain.report.captions import figure_lines, write_figure_files
 
 NO_CAPTION = "(the analysis gave no caption for this figure)"
 
@@ -61,10 +61,6 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
     return out
 
 
-def figure_lines(name: str, caption: str) -> list[str]:
-    return [f"![{name}]({name}.png)", "", f"*{name}.* {caption}", ""]
-
-
 def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
     """Redraws the figures of ``RUN_DIR/analysis/`` from its CSV files (no model is loaded, no number changes),
     and puts each figure's caption under it in analysis.md; figures an analysis cannot draw from its table alone
@@ -82,7 +78,7 @@ def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
     from crossdomain.record import load_records
 
     inits = [r.unit["init"] for r in load_records(Path(run_dir) / "units", on_error=lambda e: None)
-             if r.ok and not r.unit.get("baseline")]
+             if r.ok and not r.unit.get("baseline") and "main" in r.roles]
     visuals = run_visuals(inits, run_plan([Path(run_dir)])[0])  # as the report and a full analyze colour them
     captions = {}
     for name in names or ANALYSES.names():
@@ -98,7 +94,7 @@ def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
     text = markdown.read_text(encoding="utf-8")
     for name, caption in captions.items():
         text = re.sub(rf"\n\*{re.escape(name)}\.\* [^\n]*\n", "\n", text)  # its caption from an earlier draw
-        text = text.replace(f"![{name}]({name}.png)\n", f"![{name}]({name}.png)\n\n*{name}.* {caption}\n\n")
+        text = text.replace(f"![{name}]({name}.png)\n", "\n".join(figure_lines(name, caption)) + "\n")
     text = re.sub(r"\n{3,}", "\n\n", text)
     markdown.write_text(text, encoding="utf-8")
     written = dict(re.findall(r"\n\*([\w.-]+)\.\* ([^\n]*)\n", text))  # every caption now in analysis.md

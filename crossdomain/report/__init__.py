@@ -14,7 +14,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crossdomain.baselines import REFERENCE_LINE
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
 from crossdomain.report import aggregate, captions, convergence, figures, speedup, stats, tables
 from crossdomain.report.style import Visuals
@@ -123,6 +122,7 @@ class ReportData:
     aggregates: pd.DataFrame
     curves: pd.DataFrame
     visuals: Visuals
+    per_seed: dict  # task → its per-seed table (written as CSV and shown in report.md)
 
     @property
     def metrics(self) -> dict:
@@ -154,6 +154,7 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
     planned_arms, planned_contrasts = run_plan(run_dirs)
     arms = arm_order(table.ok["arm"], planned_arms)
     inits = arm_order(table.ok["init"], planned_arms)
+    tasks = sorted(table.ok["task"].unique())
     if contrasts is not None:
         contrasts = [tuple(canonical_init(a) for a in pair) for pair in contrasts]
     else:
@@ -169,14 +170,15 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         scores_by_stratum(table, t), scores_by_stratum(table, c)) for t, c in contrasts
         if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
     return ReportData(
-        table=table, arms=arms, inits=inits, tasks=sorted(table.ok["task"].unique()), contrasts=contrasts,
+        table=table, arms=arms, inits=inits, tasks=tasks, contrasts=contrasts,
         arm_stats=arm_stats, deltas=deltas, pairs=pairs, unpaired=unpaired, primary=primary,
         summary=tables.build_summary(arm_stats, deltas, convergence.convergence_summary(table)),
         speedups=speedup.speedups(table.records, primary_pairs) if not primary_pairs.empty else pd.DataFrame(),
         recovered=stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM),
         baselines=stats.summarise_baselines(table), learning_rates=stats.learning_rate_curves(table),
         aggregates=aggregates, curves=stats.curves_frame(table),
-        visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms))
+        visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms),
+        per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks})
 
 
 def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:
@@ -192,9 +194,8 @@ def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:
                         ("speedup", data.speedups)):
         if not frame.empty:
             frame.to_csv(out_dir / f"{name}.csv", index=False)
-    for task in data.tasks:
-        tables.per_seed_table(data.table.ok, task).to_csv(out_dir / f"per_seed_{task.replace('/', '-')}.csv",
-                                                          index=False)
+    for task, per_seed in data.per_seed.items():
+        per_seed.to_csv(out_dir / f"per_seed_{task.replace('/', '-')}.csv", index=False)
     return head
 
 

@@ -100,6 +100,11 @@ def overview(treatment_control: tuple[str, str] | None, focus: str | None) -> st
     return text + f"right, the dev curves of {focus or 'the first task'} (as in the curves figure)."
 
 
+def figure_lines(name: str, caption: str) -> list[str]:
+    """A figure in markdown: the image, then its caption as its own paragraph."""
+    return [f"![{name}]({name}.png)", "", f"*{name}.* {caption}", ""]
+
+
 def write_figure_files(out_dir: Path, captions: dict[str, str], title: str) -> None:
     """figures.md (image and caption) and figures.tex (one ``figure`` float each, PDF and ``\\caption``)."""
     from crossdomain.report.tables import latex_escape

@@ -16,7 +16,6 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from crossdomain.report.stats import mean_curve  # noqa: E402
 from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, save: part of this module's interface
-    ARM_PALETTE,
     BOOTSTRAP_ITEMS,
     BOOTSTRAP_PAIRS,
     DOUBLE_COLUMN_IN,
@@ -38,15 +37,6 @@ from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, sav
     tag,
     wrap,
 )
-
-PALETTE = ARM_PALETTE
-
-
-def arm_colours(arms: list[str]) -> dict[str, str]:
-    """arm → colour, by position in ``arms`` (prefer passing the run's :class:`Visuals`)."""
-    visuals = Visuals(list(arms))
-    return {arm: visuals.colour(arm) for arm in arms}
-
 
 def metric_of(frame: pd.DataFrame, task: str) -> str:
     rows = frame[frame["task"] == task]

@@ -7,12 +7,12 @@ from crossdomain.baselines import REFERENCE_LINE
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM
 from crossdomain.report import ReportData, aggregate, contrast_figure_name, convergence, describe_run, speedup, stats
 from crossdomain.report import tables
+from crossdomain.report.captions import figure_lines as caption_lines
+from crossdomain.report.style import N_TOO_SMALL, TOO_FEW_RUNS
 
 
 def figure_lines(name: str, captions: dict) -> list[str]:
-    if name not in captions:
-        return []
-    return [f"![{name}]({name}.png)", "", f"*{name}.* {captions[name]}", ""]
+    return caption_lines(name, captions[name]) if name in captions else []
 
 
 def convergence_lines(table: stats.UnitTable, summary: pd.DataFrame, speedups: pd.DataFrame,
@@ -68,8 +68,8 @@ def across_tasks_lines(data: ReportData, captions: dict) -> list[str]:
             "same paired differences, pooled over tasks, folds and seeds (each task's own metric, so MCC and "
             "macro-F1 are pooled as they are). Intervals: 95% stratified percentile bootstrap "
             f"({aggregate.RESAMPLES} resamples of runs within each stratum), as in rliable; with "
-            f"{aggregate.TOO_FEW_RUNS} or fewer runs per arm in a stratum the interval is not shown "
-            f"(*{aggregate.N_TOO_SMALL}*): so few runs have too few distinct resamples.", "",
+            f"{TOO_FEW_RUNS} or fewer runs per arm in a stratum the interval is not shown "
+            f"(*{N_TOO_SMALL}*): so few runs have too few distinct resamples.", "",
             *figure_lines("aggregate", captions)]
 
 
@@ -119,8 +119,8 @@ def learning_rate_lines(data: ReportData, captions: dict) -> list[str]:
 
 def accounting_lines(data: ReportData) -> list[str]:
     lines = ["## Per-seed scores", ""]
-    for task in data.tasks:
-        lines.append(f"### {task}\n\n{tables.to_markdown(tables.rounded(tables.per_seed_table(data.table.ok, task)))}\n")
+    for task, per_seed in data.per_seed.items():
+        lines.append(f"### {task}\n\n{tables.to_markdown(tables.rounded(per_seed))}\n")
     lines += ["## Files in units/ that are not unit records", ""]
     lines += [f"- {message}" for message in data.table.unreadable] if data.table.unreadable else ["None."]
     lines += ["", "Such a file is left out of every table and figure above; a unit whose record is unreadable counts "

@@ -7,7 +7,6 @@ The paired test is the Wilcoxon signed-rank test (exact for small n; no normalit
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
