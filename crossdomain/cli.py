@@ -146,7 +146,8 @@ def cmd_list(args) -> None:
 
     def task_line(name):
         task = get_task(name)
-        return f"{name:<22} v{task.version}  adapter={task.adapter:<8} labels={len(task.labels)}  primary={task.primary_metric}"
+        kind = "regression" if task.is_regression else f"labels={len(task.labels)}"
+        return f"{name:<22} v{task.version}  adapter={task.adapter:<8} {kind:<10}  primary={task.primary_metric}"
 
     def suite_line(name):
         suite = load_suite(name)
@@ -352,7 +353,7 @@ def cmd_datasets(args) -> None:
 
 def require_metric(name: str) -> None:
     from crossdomain.registry import did_you_mean
-    from crossdomain.tasks import METRICS
+    from crossdomain.metrics import METRICS
 
     metrics = ["primary", *METRICS]
     if name not in metrics:

@@ -1,6 +1,7 @@
 """From a task definition to checked, de-duplicated, split records, with counts of what was dropped.
 
-adapter records → label check → segmentation → length filter → de-duplication → splits.
+adapter records → label check (class ids, or numeric targets for a regression task) → segmentation → length
+filter → de-duplication → splits.
 Adapter output (slow for music21 scores) is cached under the cache directory as gzipped JSON lines
 (never pickle: a cache file is data, not code), keyed by task version, adapter name/version/options,
 the adapter's own source code and the sources' sha256. A corrupt cache entry is rebuilt with a warning.
@@ -30,7 +31,7 @@ from crossdomain.tasks import TaskDefinition, get_task
 class TaskData:
     task: TaskDefinition
     records: list[Record]
-    label_ids: list[int]
+    label_ids: list  # per record: the class id, or the target (a float) for a regression task
     alphabet: list[str]
     folds: list[Fold]
     sources: list[ResolvedSource]
@@ -79,7 +80,7 @@ def write_records_cache(path: Path, records: list[Record], counts: dict, alphabe
             out.write(json.dumps({"format": CACHE_FORMAT, "counts": counts, "alphabet": alphabet,
                                   "records": len(records)}) + "\n")
             for r in records:
-                out.write(json.dumps([r.id, r.label, r.symbols, r.origin, r.group]) + "\n")
+                out.write(json.dumps([r.id, r.label, r.symbols, r.origin, r.group, r.split]) + "\n")
         publish(temporary, path)
     finally:
         Path(temporary).unlink(missing_ok=True)
@@ -130,6 +131,24 @@ def check_labels(task: TaskDefinition, records: list[Record]) -> list[int]:
     return ids
 
 
+def check_targets(task: TaskDefinition, records: list[Record]) -> list[float]:
+    """A regression task's targets: each a finite number, or an error naming the record's file and line."""
+    import math
+
+    targets = []
+    for record in records:
+        try:
+            value = float(record.label)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value):
+            found = repr(record.label) if record.label.strip() else "nothing"
+            raise AdapterError(f"{record.origin}: the target of regression task {task.name!r} must be a finite number; "
+                               f"found {found}")
+        targets.append(value)
+    return targets
+
+
 def segment(task: TaskDefinition, records: list[Record]) -> list[Record]:
     """Cut records into fixed-length segments, at most ``max_segments_per_group`` per group."""
     size, cap = task.length.segment, task.length.max_segments_per_group
@@ -139,7 +158,8 @@ def segment(task: TaskDefinition, records: list[Record]) -> list[Record]:
     for record in records:
         for start in range(0, max(len(record.symbols) - size // 2, 1), size):
             piece = record.symbols[start:start + size]
-            by_group[record.group].append(Record(f"{record.id}@{start}", record.label, piece, record.origin, record.group))
+            by_group[record.group].append(Record(f"{record.id}@{start}", record.label, piece, record.origin,
+                                                 record.group, record.split))
     segments = []
     for group_segments in by_group.values():
         if cap and len(group_segments) > cap:
@@ -184,9 +204,9 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
     task = get_task(task) if isinstance(task, str) else task
     sources = [resolve_source(task.name, spec, data_dirs) for spec in task.sources]
     raw_records, adapter_counts, alphabet = read_records(task, sources, use_cache)
-    records = [Record(r.id, r.label, list(r.symbols), r.origin, r.group) for r in raw_records]
+    records = [Record(r.id, r.label, list(r.symbols), r.origin, r.group, r.split) for r in raw_records]
     dropped: Counter = Counter({k: v for k, v in adapter_counts.items() if k.startswith("records dropped")})
-    check_labels(task, records)
+    check_targets(task, records) if task.is_regression else check_labels(task, records)
     id_conflicts = conflicting_ids(records)
     if id_conflicts and task.dedup == "drop_conflicts":
         records = [r for r in records if r.id not in id_conflicts]
@@ -199,16 +219,14 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
         records = [r for r in records if len(r.symbols) >= task.length.min_symbols]
     if task.dedup == "drop_conflicts":
         records = deduplicate(records, dropped)
-    label_ids = [task.labels.index(r.label) for r in records]
-    missing = [label for i, label in enumerate(task.labels) if i not in set(label_ids)]
-    if missing:
-        raise AdapterError(f"task {task.name!r}: declared label(s) {missing} have no records after filtering")
-    try:
-        folds = make_folds(task.split, label_ids, [r.group for r in records])
-    except ValueError as error:  # e.g. a class with fewer members than the split needs
-        counts = {label: label_ids.count(i) for i, label in enumerate(task.labels)}
-        raise AdapterError(f"{task.path or task.name}: cannot make the {task.split.kind} split "
-                           f"(ratios {task.split.ratios}) from class counts {counts}: {error}") from None
+    if task.is_regression:
+        label_ids = check_targets(task, records)
+    else:
+        label_ids = [task.labels.index(r.label) for r in records]
+        missing = [label for i, label in enumerate(task.labels) if i not in set(label_ids)]
+        if missing:
+            raise AdapterError(f"task {task.name!r}: declared label(s) {missing} have no records after filtering")
+    folds = split_records(task, records, label_ids)
     stats = {
         "task": task.name,
         "version": task.version,
@@ -219,7 +237,7 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
         "rows": len(records),
         "ids_with_different_sequences": len(id_conflicts),
         "groups": len({r.group for r in records}),
-        "class_counts": {label: label_ids.count(i) for i, label in enumerate(task.labels)},
+        **label_summary(task, label_ids),
         "length_before_segmenting": raw_lengths,
         "length": length_summary(records),
         "alphabet_size": len(alphabet),
@@ -228,6 +246,31 @@ def prepare_task(task: TaskDefinition | str, data_dirs: tuple[str, ...] = (), us
         "split_sizes": folds[0].sizes() if len(folds) == 1 else {f"fold{f.index}": f.sizes() for f in folds},
     }
     return TaskData(task, records, label_ids, alphabet, folds, sources, stats)
+
+
+def split_records(task: TaskDefinition, records: list[Record], label_ids: list) -> list[Fold]:
+    try:
+        return make_folds(task.split, label_ids, [r.group for r in records], [r.split for r in records],
+                          classes=not task.is_regression)
+    except ValueError as error:  # e.g. a class with fewer members than the split needs
+        where = task.path or task.name
+        if task.split.kind == "predefined":
+            raise AdapterError(f"{where}: cannot make the predefined split: {error}") from None
+        counts = {label: label_ids.count(i) for i, label in enumerate(task.labels)}
+        found = f"class counts {counts}" if not task.is_regression else f"{len(records)} records"
+        raise AdapterError(f"{where}: cannot make the {task.split.kind} split (ratios {task.split.ratios}) from "
+                           f"{found}: {error}") from None
+
+
+def label_summary(task: TaskDefinition, label_ids: list) -> dict:
+    """Class counts, or the target's range for a regression task."""
+    if not task.is_regression:
+        return {"class_counts": {label: label_ids.count(i) for i, label in enumerate(task.labels)}}
+    import numpy as np
+
+    values = np.asarray(label_ids, dtype=float)
+    return {"target": {"min": float(values.min()), "median": float(np.median(values)), "max": float(values.max()),
+                       "mean": round(float(values.mean()), 6), "std": round(float(values.std()), 6)}}
 
 
 @lru_cache(maxsize=8)

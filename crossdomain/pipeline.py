@@ -8,7 +8,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossdomain.config import TrainConfig
 from crossdomain.data import TaskData, prepare_task_cached
 from crossdomain.mapping import TokenMapping, build_mapping, encode
 from crossdomain.trainer import EncodedSplit, TrainOutcome
@@ -25,6 +24,7 @@ class PreparedData:
     mapping: TokenMapping
     splits: dict[str, EncodedSplit]  # train / dev / test, ids of the model's full vocabulary
     pad_id: int
+    scaling: TargetScaling | None = None  # regression: how targets were standardised
 
     @property
     def fold(self):
@@ -50,12 +50,15 @@ class BuiltModel:
 # -- stage 1-2: data and encoding ----------------------------------------------------------------
 
 
-def subsample(indices: tuple[int, ...], labels: list[int], limit: int, seed: int) -> list[int]:
-    """A stratified, seeded subset of at most ``limit`` indices (all of them when limit is 0)."""
+def subsample(indices: tuple[int, ...], labels: list[int] | None, limit: int, seed: int) -> list[int]:
+    """A seeded subset of at most ``limit`` indices (all of them when limit is 0), stratified by class unless
+    ``labels`` is None (regression)."""
     from sklearn.model_selection import train_test_split
 
     if not limit or limit >= len(indices):
         return list(indices)
+    if labels is None:
+        return sorted(train_test_split(list(indices), train_size=limit, random_state=seed)[0])
     strata = [labels[i] for i in indices]
     try:
         kept, _ = train_test_split(list(indices), train_size=limit, stratify=strata, random_state=seed)
@@ -65,12 +68,14 @@ def subsample(indices: tuple[int, ...], labels: list[int], limit: int, seed: int
 
 
 def encode_split(data: TaskData, indices: list[int], symbol_ids: dict[str, int], cls_id: int, sep_id: int,
-                 max_length: int) -> EncodedSplit:
+                 max_length: int, scaling: "TargetScaling | None" = None) -> EncodedSplit:
     rule = data.task.length.truncation
+    labels = [data.label_ids[i] for i in indices]
     return EncodedSplit(
         input_ids=[encode(data.records[i].symbols, symbol_ids, cls_id, sep_id, max_length, rule) for i in indices],
-        labels=[data.label_ids[i] for i in indices],
+        labels=scaling.standardise(labels) if scaling else labels,
         ids=[data.records[i].id for i in indices],
+        targets=labels if scaling else None,
     )
 
 
@@ -82,11 +87,38 @@ def select_items(unit) -> tuple[TaskData, dict[str, list[int]]]:
         raise ValueError(f"task {unit.task!r} has {len(data.folds)} fold(s); fold {unit.fold} does not exist")
     fold = data.folds[unit.fold]
     split_seed = data.task.split.seed
+    strata = None if data.task.is_regression else data.label_ids
     return data, {
-        "train": subsample(fold.train, data.label_ids, cfg.max_train_examples, split_seed),
-        "dev": subsample(fold.dev, data.label_ids, cfg.max_eval_examples, split_seed),
-        "test": subsample(fold.test, data.label_ids, cfg.max_eval_examples, split_seed),
+        "train": subsample(fold.train, strata, cfg.max_train_examples, split_seed),
+        "dev": subsample(fold.dev, strata, cfg.max_eval_examples, split_seed),
+        "test": subsample(fold.test, strata, cfg.max_eval_examples, split_seed),
     }
+
+
+@dataclass(frozen=True)
+class TargetScaling:
+    """A regression target standardised on the unit's training items: the model learns (y - mean) / std, and its
+    predictions are put back on the original scale before anything is scored or written."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, targets: list[float]) -> "TargetScaling":
+        import numpy as np
+
+        values = np.asarray(targets, dtype=float)
+        std = float(values.std())
+        return cls(float(values.mean()), std if std > 0 else 1.0)
+
+    def standardise(self, values) -> list[float]:
+        return [(float(v) - self.mean) / self.std for v in values]
+
+    def restore(self, values) -> list[float]:
+        return [float(v) * self.std + self.mean for v in values]
+
+    def to_json(self) -> dict:
+        return {"standardised_on": "train", "mean": self.mean, "std": self.std}
 
 
 def prepare(unit) -> PreparedData:
@@ -98,9 +130,10 @@ def prepare(unit) -> PreparedData:
     tokenizer = load_tokenizer(source)
     mapping = build_mapping(unit.mapping, data.alphabet, tokenizer, unit.mapping_seed)
     symbol_ids = mapping.ids()
-    splits = {name: encode_split(data, idx, symbol_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.max_length)
-              for name, idx in index_sets.items()}
-    return PreparedData(data, unit.fold, tokenizer, source, mapping, splits, tokenizer.pad_token_id)
+    scaling = TargetScaling.fit([data.label_ids[i] for i in index_sets["train"]]) if data.task.is_regression else None
+    splits = {name: encode_split(data, idx, symbol_ids, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.max_length,
+                                 scaling) for name, idx in index_sets.items()}
+    return PreparedData(data, unit.fold, tokenizer, source, mapping, splits, tokenizer.pad_token_id, scaling)
 
 
 # -- stage 3-4: the init arm and the vocabulary ------------------------------------------------------
@@ -113,7 +146,7 @@ def build_init(unit, prepared: PreparedData) -> BuiltModel:
     from crossdomain.models import prune_vocabulary
 
     arm = parse_init(unit.init)
-    result = arm.build(InitContext(prepared.source, len(prepared.data.task.labels), unit.seed))
+    result = arm.build(InitContext(prepared.source, prepared.data.task.num_outputs, unit.seed))
     model = result.model
     vocab_rows = model.get_input_embeddings().num_embeddings
     parameters = sum(p.numel() for p in model.parameters())
@@ -128,7 +161,7 @@ def build_init(unit, prepared: PreparedData) -> BuiltModel:
 
 
 def remap_split(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
-    return EncodedSplit([[remap[t] for t in seq] for seq in split.input_ids], split.labels, split.ids)
+    return EncodedSplit([[remap[t] for t in seq] for seq in split.input_ids], split.labels, split.ids, split.targets)
 
 
 # -- stage 5-6: training and hooks ----------------------------------------------------------------------
@@ -138,7 +171,8 @@ def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> Tra
     from crossdomain.trainer import train_and_evaluate
 
     return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
-                              unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir)
+                              unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir,
+                              prepared.scaling)
 
 
 def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:
@@ -164,8 +198,9 @@ class UnitResult:
 
 def task_fields(data: TaskData) -> dict:
     task = data.task
+    kind = {"type": task.type} if task.is_regression else {}  # classification records keep their old shape
     return {"name": task.name, "version": task.version, "checksum": data.checksum, "sources": data.stats["sources"],
-            "labels": task.labels, "primary_metric": task.primary_metric, "split": dataclasses.asdict(task.split)}
+            **kind, "labels": task.labels, "primary_metric": task.primary_metric, "split": dataclasses.asdict(task.split)}
 
 
 def scored(metrics: dict, primary_metric: str) -> dict:
@@ -189,8 +224,11 @@ def execute_baseline(unit) -> UnitResult:
     if baseline.version != unit.baseline_version:
         raise ValueError(f"baseline {unit.baseline!r} is at version {baseline.version}; this unit was planned for "
                          f"version {unit.baseline_version}, which this crossdomain no longer computes")
-    outcome = baseline().fit_predict(splits["train"], splits["dev"], splits["test"],
-                                                         len(task.labels), task.primary_metric)
+    if task.type not in baseline.task_types:
+        raise ValueError(f"baseline {unit.baseline!r} applies to {', '.join(baseline.task_types)} tasks; "
+                         f"{task.name!r} is a {task.type} task")
+    outcome = baseline().fit_predict(splits["train"], splits["dev"], splits["test"], task.num_outputs,
+                                     task.primary_metric)
     fold = data.folds[unit.fold]
     fields = {
         "task": task_fields(data),
@@ -214,8 +252,9 @@ def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
     artifacts = run_hooks(unit, prepared, built, outcome, artifact_dir) if unit.hooks else {}
     task = prepared.data.task
     fold = prepared.fold
+    scaling = {"target_scaling": prepared.scaling.to_json()} if prepared.scaling else {}
     fields = {
-        "task": task_fields(prepared.data),
+        "task": task_fields(prepared.data) | scaling,
         "model": {
             "name": unit.model, "location": prepared.source.location, "parameters": built.parameters,
             "embedding_rows": built.vocab_rows, "embedding_rows_trained": built.model.get_input_embeddings().num_embeddings,

@@ -17,6 +17,7 @@ from crossdomain.atomic import atomic_write_json, atomic_write_text
 from crossdomain.config import SuiteConfig, to_yaml
 from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord, load_records
 from crossdomain.suites import task_folds, validate_suite
+from crossdomain.tasks import get_task
 from crossdomain.units import Unit
 
 
@@ -43,12 +44,13 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
 
 
 def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
-    """One unit per task, fold and baseline: baselines see the same items whatever the seed."""
+    """One unit per task, fold and baseline of the task's type: baselines see the same items whatever the seed."""
     from crossdomain.baselines import BASELINES
 
     return [Unit(task, fold, "", 0, 0, "", "", suite.train_for(task), data_dirs, baseline=name,
                  baseline_version=BASELINES.get(name).version)
-            for task in suite.tasks for fold in task_folds(task, suite.folds) for name in suite.baselines]
+            for task in suite.tasks for fold in task_folds(task, suite.folds) for name in suite.baselines
+            if get_task(task).type in BASELINES.get(name).task_types]
 
 
 def load_unit_records(out_dir: Path) -> list[UnitRecord]:

@@ -58,22 +58,33 @@ def selection_units(suite, base_units) -> dict[tuple[str, str], dict[float, list
             for key, folds in bases.items() if folds}
 
 
+def primary_metric(record: UnitRecord):
+    from crossdomain.metrics import METRICS, get_metric
+
+    name = (record.task or {}).get("primary_metric") or (record.metrics or {}).get("primary_metric") or "accuracy"
+    return METRICS.get(name) or get_metric("accuracy")
+
+
 def dev_score(record: UnitRecord) -> float:
-    """The dev score of the weights the unit keeps: the best over the curve, or the final one without keep_best."""
+    """The dev score of the weights the unit keeps: the best over the curve (in the metric's direction), or the
+    final one without keep_best."""
+    metric = primary_metric(record)
     if not record.curve:
-        return float("-inf")
+        return metric.worst
     if record.config.get("keep_best", True) is False:
         return record.curve[-1]["dev"]
-    return max(point["dev"] for point in record.curve)
+    return metric.best(point["dev"] for point in record.curve)
 
 
 def choose(task: str, arm: str, units: dict[float, list], records: dict[str, UnitRecord]) -> Selection:
-    scores = {}
+    scores, higher = {}, True
     for lr, group in units.items():
         finished = [records[u.unit_id] for u in group if u.unit_id in records and records[u.unit_id].ok]
         if finished:
             scores[lr] = sum(dev_score(r) for r in finished) / len(finished)
-    chosen = min(scores, key=lambda lr: (-scores[lr], lr)) if scores else None
+            higher = primary_metric(finished[0]).higher_is_better
+    sign = -1 if higher else 1
+    chosen = min(scores, key=lambda lr: (sign * scores[lr], lr)) if scores else None
     return Selection(task, arm, sorted(units), {lr: [u.unit_id for u in group] for lr, group in units.items()},
                      scores, chosen)
 

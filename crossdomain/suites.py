@@ -113,7 +113,7 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     MAPPINGS.get(suite.mapping)
     for hook in suite.hooks:
         HOOKS.get(hook)
-    for name in suite.baselines:
+    for name in suite.baselines:  # each runs on the tasks of its types (see runner.baseline_units)
         BASELINES.get(name)
     _unique(suite.baselines, f"{where}: baselines")
     for task in suite.task_lr_grid:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from crossdomain.config import ConfigError, build
+from crossdomain.metrics import CLASSIFICATION, DEFAULT_PRIMARY, METRICS, REGRESSION, TASK_TYPES, metric_names
 from crossdomain.registry import UnknownNameError, did_you_mean
 from crossdomain.sources import REPO_ROOT, SourceSpec
 
@@ -27,16 +28,19 @@ def builtin_task_dir() -> Path:
 
 
 BUILTIN_TASK_DIR = builtin_task_dir()
-METRICS = ("accuracy", "macro_f1", "mcc")
+SPLIT_KINDS = ("stratified", "random", "group", "kfold", "predefined")
+SPLIT_ROLES = ("train", "dev", "test")
 
 
 @dataclass
 class SplitPolicy:
-    kind: str = "stratified"  # stratified | group | kfold
+    kind: str = "stratified"  # stratified | random | group | kfold | predefined
     ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/dev/test
     folds: int = 5  # kfold only
     repeats: int = 1  # kfold only: repeated stratified k-fold
-    dev_fraction: float = 0.1  # kfold only: dev carved (stratified) from each training fold
+    # kfold: dev carved (stratified) from each training fold; predefined: dev carved (at random) from the file's
+    # train rows when the file marks none as dev
+    dev_fraction: float = 0.1
     seed: int = 0  # the split seed, independent of training and mapping seeds
 
 
@@ -54,8 +58,9 @@ class TaskDefinition:
     adapter: str
     version: str
     description: str
-    labels: list[str]  # the explicit label order: label id = position here
     sources: list[SourceSpec]
+    type: str = CLASSIFICATION  # classification | regression
+    labels: list[str] = field(default_factory=list)  # classification: the explicit label order (id = position)
     citation: str = ""
     licence: str = ""
     reader: dict[str, Any] = field(default_factory=dict)  # adapter options
@@ -64,22 +69,27 @@ class TaskDefinition:
     dedup: str = "drop_conflicts"  # drop_conflicts | keep
     split: SplitPolicy = field(default_factory=SplitPolicy)
     length: LengthPolicy = field(default_factory=LengthPolicy)
-    primary_metric: str = "accuracy"
+    primary_metric: str = ""  # default: accuracy for classification, spearman for regression
     path: str = ""
 
     def __post_init__(self):
         where = self.path or self.name
-        if self.primary_metric not in METRICS:
-            raise ConfigError(f"{where}: primary_metric {self.primary_metric!r} is not one of {METRICS}")
-        if self.split.kind not in ("stratified", "group", "kfold"):
-            raise ConfigError(f"{where}: split.kind {self.split.kind!r} is not one of stratified, group, kfold")
+        if self.type not in TASK_TYPES:
+            raise ConfigError(f"{where}: type {self.type!r} is not one of {', '.join(TASK_TYPES)}")
+        self.primary_metric = self.primary_metric or DEFAULT_PRIMARY[self.type]
+        self.check_type_options(where)
+        if self.split.kind not in SPLIT_KINDS:
+            raise ConfigError(f"{where}: split.kind {self.split.kind!r} is not one of {', '.join(SPLIT_KINDS)}")
         if self.dedup not in ("drop_conflicts", "keep"):
             raise ConfigError(f"{where}: dedup {self.dedup!r} is not one of drop_conflicts, keep")
         if self.length.truncation not in ("head", "head_tail"):
             raise ConfigError(f"{where}: length.truncation {self.length.truncation!r} is not one of head, head_tail")
         if len(set(self.labels)) != len(self.labels):
             raise ConfigError(f"{where}: labels contain duplicates: {self.labels}")
-        if self.split.kind != "kfold":
+        if self.split.kind == "predefined":
+            if not 0 < self.split.dev_fraction < 1:
+                raise ConfigError(f"{where}: split.dev_fraction must be between 0 and 1, got {self.split.dev_fraction}")
+        elif self.split.kind != "kfold":
             ratios = self.split.ratios
             if len(ratios) != 3 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
                 raise ConfigError(f"{where}: split.ratios must be three positive train/dev/test fractions summing to 1, "
@@ -95,6 +105,32 @@ class TaskDefinition:
             if source.path and (Path(source.path).is_absolute() or ".." in Path(source.path).parts):
                 raise ConfigError(f"{where}: source {source.name!r}: path {source.path!r} must be relative, without '..' "
                                   "(it names a place inside a mirror folder or the cache)")
+
+    def check_type_options(self, where: str) -> None:
+        """Options of one task type are refused on the other, naming the key."""
+        if self.primary_metric not in METRICS or METRICS[self.primary_metric].task_type != self.type:
+            raise ConfigError(f"{where}: primary_metric {self.primary_metric!r} is not a {self.type} metric; expected "
+                              f"one of {', '.join(metric_names(self.type))}")
+        if self.type == REGRESSION:
+            for key, value, kind in (("labels", self.labels, "a label list"), ("label_map", self.label_map, "a label map")):
+                if value:
+                    raise ConfigError(f"{where}: {key}: a regression task has no classes, so {kind} does not apply "
+                                      "(the adapter's target is read as a number)")
+            if self.split.kind in ("stratified", "kfold"):
+                raise ConfigError(f"{where}: split.kind {self.split.kind!r} stratifies by class, which a regression "
+                                  "task has not; use random, group or predefined")
+        elif not self.labels:
+            raise ConfigError(f"{where}: labels: a classification task declares its labels, in order "
+                              "(or set type: regression)")
+
+    @property
+    def is_regression(self) -> bool:
+        return self.type == REGRESSION
+
+    @property
+    def num_outputs(self) -> int:
+        """Output units of the model's head: one per class, or one value for regression."""
+        return 1 if self.is_regression else len(self.labels)
 
     @property
     def slug(self) -> str:

@@ -2,7 +2,9 @@
 
 AdamW with linear warm-up and decay, epochs or max steps, gradient accumulation, dev
 evaluation every N steps (recorded as the learning curve, including step 0), early stopping
-on the task's primary metric with the best weights restored.
+on the task's primary metric (in its direction, from the metrics table) with the best weights restored.
+A classification head is trained with cross-entropy; a regression task's single output with MSE on the
+standardised target, and every score (dev curve, test metrics, predictions) is on the original scale.
 
 Precision: with ``train.bf16`` (the default) training, evaluation and prediction run under bf16 autocast
 wherever the hardware computes bf16 natively: CUDA devices that support it, and CPUs with AVX512-BF16 or
@@ -23,14 +25,15 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from transformers.utils import logging as hf_logging
 
 from crossdomain.config import TrainConfig
-from crossdomain.metrics import classification_metrics
+from crossdomain.metrics import CLASSIFICATION, REGRESSION, get_metric, score
 
 
 @dataclass
 class EncodedSplit:
     input_ids: list[list[int]]
-    labels: list[int]
+    labels: list  # class ids, or (standardised) regression targets as floats
     ids: list[str]  # record ids, for the predictions file
+    targets: list | None = None  # regression: the targets on their original scale, as read
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -60,13 +63,37 @@ class PadCollator:
         for row, item in enumerate(batch):
             input_ids[row, : len(item["input_ids"])] = torch.tensor(item["input_ids"])
             attention[row, : len(item["input_ids"])] = 1
-        labels = torch.tensor([item["labels"] for item in batch], dtype=torch.long)
-        return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+        targets = [item["labels"] for item in batch]
+        dtype = torch.float if isinstance(targets[0], float) else torch.long  # regression: MSE on floats
+        return {"input_ids": input_ids, "attention_mask": attention, "labels": torch.tensor(targets, dtype=dtype)}
 
 
-def _compute_metrics(eval_prediction) -> dict[str, float]:
-    logits = eval_prediction.predictions[0] if isinstance(eval_prediction.predictions, tuple) else eval_prediction.predictions
-    return classification_metrics(eval_prediction.label_ids, np.argmax(logits, axis=-1))
+def task_type_of(split: EncodedSplit) -> str:
+    return REGRESSION if split.labels and isinstance(split.labels[0], float) else CLASSIFICATION
+
+
+def decisions(outputs: np.ndarray, task_type: str, scaling=None) -> np.ndarray:
+    """Model outputs (items × outputs) → predicted class ids, or predicted values on the original scale."""
+    if task_type == CLASSIFICATION:
+        return outputs.argmax(axis=-1)
+    values = outputs[:, 0]
+    return np.asarray(scaling.restore(values)) if scaling is not None else values
+
+
+class DevMetrics:
+    """``compute_metrics`` for the Trainer: every metric of the task type, on the original scale."""
+
+    def __init__(self, task_type: str, scaling=None):
+        self.task_type, self.scaling = task_type, scaling
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        outputs = eval_prediction.predictions
+        outputs = outputs[0] if isinstance(outputs, tuple) else outputs
+        truth = eval_prediction.label_ids
+        if self.task_type == REGRESSION and self.scaling is not None:
+            truth = self.scaling.restore(np.ravel(truth))
+        return score(self.task_type, truth, decisions(np.asarray(outputs).reshape(len(truth), -1), self.task_type,
+                                                      self.scaling))
 
 
 class CurveAndBestModel(TrainerCallback):
@@ -75,11 +102,12 @@ class CurveAndBestModel(TrainerCallback):
 
     def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True):
         self.metric = f"eval_{metric}"
+        self.direction = get_metric(metric)
         self.patience = patience
         self.min_steps = min_steps
         self.keep_best = keep_best
         self.curve: list[dict] = []
-        self.best_score = -np.inf
+        self.best_score = self.direction.worst
         self.best_step = 0
         self.best_state = None
         self.bad_evaluations = 0
@@ -104,7 +132,7 @@ class CurveAndBestModel(TrainerCallback):
             "train_loss": self.pending_loss,
         })
         self.pending_loss = None
-        if score > self.best_score:
+        if self.direction.better(score, self.best_score):
             self.best_score, self.best_step, self.bad_evaluations = score, int(state.global_step), 0
             if self.keep_best:
                 self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -164,16 +192,15 @@ class TrainOutcome:
     train_seconds: float  # trainer.train(), its dev evaluations included
     dev_eval_seconds: float = 0.0  # of which dev evaluation
     precision: str = "fp32"  # what actually ran: fp32 or bf16 (autocast)
-    test_labels: list[int] = field(default_factory=list)
-    test_predictions: list[int] = field(default_factory=list)
-    test_probabilities: list[list[float]] = field(default_factory=list)
+    test_labels: list = field(default_factory=list)  # class ids, or targets on the original scale
+    test_predictions: list = field(default_factory=list)
+    test_probabilities: list[list[float]] = field(default_factory=list)  # classification only
 
 
 @torch.inference_mode()
-def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: int,
-                          precision: str = "fp32") -> np.ndarray:
-    """Class probabilities in the split's own order (batches grouped by length, then put back in order),
-    under the unit's precision; the softmax is taken in fp32."""
+def predict_outputs(model, split: EncodedSplit, batch_size: int, pad_id: int, precision: str = "fp32") -> np.ndarray:
+    """The head's outputs (items × outputs, fp32) in the split's own order (batches grouped by length, then put
+    back in order), under the unit's precision."""
     model.eval()
     device = next(model.parameters()).device
     collate = PadCollator(pad_id)
@@ -184,8 +211,14 @@ def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: i
         batch = collate([{"input_ids": split.input_ids[i], "labels": split.labels[i]} for i in chunk])
         with autocast(device, precision):
             logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
-        out[chunk] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        out[chunk] = logits.float().cpu().numpy()
     return out
+
+
+def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: int,
+                          precision: str = "fp32") -> np.ndarray:
+    """Class probabilities in the split's own order; the softmax is taken in fp32."""
+    return torch.softmax(torch.from_numpy(predict_outputs(model, split, batch_size, pad_id, precision)), dim=-1).numpy()
 
 
 def device_name() -> str:
@@ -240,7 +273,10 @@ def plain_recipe_trainer(model, train_set, cfg: TrainConfig, bf16: bool, work_di
 
 
 def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
-                       seed: int, primary_metric: str, pad_id: int, work_dir: str) -> TrainOutcome:
+                       seed: int, primary_metric: str, pad_id: int, work_dir: str, scaling=None) -> TrainOutcome:
+    """Fine-tune, keep the best dev weights, score the test split. ``scaling`` (regression) restores the
+    standardised targets and predictions to the original scale."""
+    task_type = get_metric(primary_metric).task_type
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
@@ -252,7 +288,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         data_collator=PadCollator(pad_id),
         train_dataset=train_set,
         eval_dataset=SequenceDataset(dev),
-        compute_metrics=_compute_metrics,
+        compute_metrics=DevMetrics(task_type, scaling),
         callbacks=[tracker],
     )
     trainer.remove_callback(PrinterCallback)  # the learning curve is recorded, not printed
@@ -268,10 +304,15 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     elif tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
     precision = resolve_precision(cfg)
-    probabilities = predict_probabilities(model, test, cfg.eval_batch_size, pad_id, precision)
-    predictions = probabilities.argmax(axis=-1)
+    outputs = predict_outputs(model, test, cfg.eval_batch_size, pad_id, precision)
+    predictions = decisions(outputs, task_type, scaling)
+    truth = list(test.targets) if test.targets is not None else list(test.labels)
+    if task_type == REGRESSION:
+        return TrainOutcome(score(task_type, truth, predictions), tracker.curve, best_step, int(result.global_step),
+                            train_seconds, dev_eval_seconds, precision, truth, [float(p) for p in predictions])
+    probabilities = torch.softmax(torch.from_numpy(outputs), dim=-1).numpy()
     return TrainOutcome(
-        test_metrics=classification_metrics(test.labels, predictions),
+        test_metrics=score(task_type, test.labels, predictions),
         curve=tracker.curve,
         best_step=best_step,
         steps=int(result.global_step),

@@ -160,9 +160,14 @@ def publish_artifacts(staging: Path, target: Path, keep: bool) -> None:
 
 
 def write_predictions(path: Path, ids, labels, predictions, probabilities, label_names) -> None:
+    """One row per test item: id, true label and predicted label with each class's probability, or for a
+    regression task (no label names) the true and the predicted value on the target's original scale."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", "label", "prediction", *[f"p_{name}" for name in label_names]])
+    if not label_names:
+        writer.writerows([item, repr(float(truth)), repr(float(guess))] for item, truth, guess in
+                         zip(ids, labels, predictions))
     for row in zip(ids, labels, predictions, probabilities):
         writer.writerow([row[0], label_names[row[1]], label_names[row[2]], *row[3]])
     atomic_write_text(path, buffer.getvalue())

@@ -1,7 +1,8 @@
 """The adapter API: one class turns raw records of a domain into symbol sequences.
 
 An adapter reads the resolved source files of a task and yields :class:`Record` objects,
-each a list of string symbols plus a label. It declares its alphabet (or ``None`` when the
+each a list of string symbols plus a label (a class name, or the target of a regression task as written
+in the file) and, where the file defines one, its own split assignment. It declares its alphabet (or ``None`` when the
 alphabet is derived from the data) and what happens to a symbol outside it:
 
 * ``unknown="error"`` (default): raise :class:`UnknownSymbolError` naming file and line;
@@ -13,7 +14,7 @@ Counts land in ``adapter.counts`` and are reported by ``crossdomain datasets``.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterable, Iterator
 
@@ -35,6 +36,7 @@ class Record:
     symbols: list[str]
     origin: str  # "file:line" (or "file#piece"), for error messages and provenance
     group: str = ""  # records sharing a group never straddle splits (e.g. one piece of music)
+    split: str = ""  # the file's own assignment (train | dev | test), read by the predefined split kind
 
     def __post_init__(self):
         self.group = self.group or self.id
@@ -45,10 +47,11 @@ class RawRecord:
     """What a format reader yields before symbols are checked against the alphabet."""
 
     id: str
-    label: str
+    label: str  # a class name, or a regression target as written in the file
     symbols: list[str]
     origin: str
     group: str = ""
+    split: str = ""
 
 
 def source_file_sha256(cls) -> str:
@@ -109,7 +112,7 @@ class Adapter:
             symbols = self.check_symbols(raw.symbols, raw.origin)
             if symbols is None:
                 continue
-            yield Record(raw.id, raw.label, symbols, raw.origin, raw.group)
+            yield Record(raw.id, raw.label, symbols, raw.origin, raw.group, raw.split)
 
     def check_symbols(self, symbols: list[str], origin: str) -> list[str] | None:
         if self.alphabet is None:

@@ -5,12 +5,13 @@ from pathlib import Path
 
 from crossdomain.adapters import register_adapter
 from crossdomain.adapters.base import Adapter, AdapterError, RawRecord
-from crossdomain.adapters.formats import comma_rows, fasta_records
+from crossdomain.adapters.formats import TABLE_OPTIONS, comma_rows, fasta_records, table_records
 
 
 @register_adapter("dna")
 class DNAAdapter(Adapter):
-    """Reads UCI molecular-biology files (``CLASS,NAME,SEQUENCE``) or FASTA (label = first header word after the id).
+    """Reads UCI molecular-biology files (``CLASS,NAME,SEQUENCE``), FASTA (label = first header word after the id)
+    or a CSV ``table`` (see :func:`crossdomain.adapters.formats.table_records`; ``symbol_map: {U: T}`` reads RNA).
 
     Ambiguity codes (N, D, R, S, ...) are not in the alphabet: with ``unknown: replace`` they all
     become ``N`` (one "unknown base" symbol), with ``drop`` the record is dropped; both are counted.
@@ -18,7 +19,7 @@ class DNAAdapter(Adapter):
 
     alphabet = ("A", "C", "G", "T")
     unknown_symbol = "N"
-    accepted_options = ("format",)
+    accepted_options = ("format", *TABLE_OPTIONS)
     description = "DNA bases A/C/G/T; IUPAC ambiguity codes by policy"
 
     def read_raw(self, sources: dict[str, list[Path]]):
@@ -27,6 +28,8 @@ class DNAAdapter(Adapter):
             for path in files:
                 if fmt == "uci":
                     yield from self._read_uci(path)
+                elif fmt == "table":
+                    yield from table_records(path, self.options, self.name)
                 elif fmt == "fasta":
                     for origin, header, seq in fasta_records(path):
                         parts = header.split()
@@ -34,7 +37,7 @@ class DNAAdapter(Adapter):
                             raise AdapterError(f"{origin}: FASTA header needs '>ID LABEL', got {header!r}")
                         yield RawRecord(parts[0], parts[1], list(seq.upper()), origin)
                 else:
-                    raise AdapterError(f"adapter 'dna': unknown format {fmt!r}; expected 'uci' or 'fasta'")
+                    raise AdapterError(f"adapter 'dna': unknown format {fmt!r}; expected 'uci', 'fasta' or 'table'")
 
     @classmethod
     def symbol_similarity(cls, symbols):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from crossdomain.adapters import register_adapter
 from crossdomain.adapters.base import Adapter, AdapterError, RawRecord
-from crossdomain.adapters.formats import comma_rows, fasta_records, text_lines
+from crossdomain.adapters.formats import TABLE_OPTIONS, comma_rows, fasta_records, table_records, text_lines
 
 
 @register_adapter("protein")
@@ -16,16 +16,18 @@ class ProteinAdapter(Adapter):
     membrane suffix and any ``test`` tag are ignored: the harness makes its own split).
     ``format: modlamp_csv`` reads ``SEQUENCE, CLASS_INDEX`` rows after modlamp's header line
     ``N,FEATURES,NAME0,NAME1``; ``label_names`` (optional) renames the class names.
+    ``format: table`` reads a CSV with named columns (:func:`crossdomain.adapters.formats.table_records`).
     """
 
     alphabet = tuple("ACDEFGHIKLMNPQRSTVWY") + ("X", "B", "Z", "U", "O")
     unknown_symbol = "X"
-    accepted_options = ("format", "label_names")
+    accepted_options = ("format", "label_names", *TABLE_OPTIONS)
     description = "amino acids (20 standard + X/B/Z/U/O)"
 
     def read_raw(self, sources: dict[str, list[Path]]):
         fmt = self.options.get("format", "deeploc_fasta")
-        readers = {"deeploc_fasta": self._read_deeploc, "modlamp_csv": self._read_modlamp}
+        readers = {"deeploc_fasta": self._read_deeploc, "modlamp_csv": self._read_modlamp,
+                   "table": lambda path: table_records(path, self.options, self.name)}
         if fmt not in readers:
             raise AdapterError(f"adapter 'protein': unknown format {fmt!r}; expected one of {sorted(readers)}")
         for files in sources.values():

@@ -1,4 +1,5 @@
-"""Layer probes (Tenney et al. 2019): how well each layer's states separate the task's classes."""
+"""Layer probes (Tenney et al. 2019): how well each layer's states separate the task's classes (or, for a
+regression task, predict its target linearly)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -7,17 +8,21 @@ from crossdomain.analysis.context import AnalysisContext, AnalysisResult
 
 
 def probe_score(train_x, train_y, test_x, test_y, metric: str) -> float:
-    from sklearn.linear_model import LogisticRegression
+    """A linear probe scored by ``metric``: logistic regression for classes, ridge regression for a regression
+    target (standardised features, fixed regularisation), both by scikit-learn."""
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from crossdomain.metrics import classification_metrics
+    from crossdomain.metrics import REGRESSION, get_metric, score
 
+    task_type = get_metric(metric).task_type
     if len(set(train_y)) < 2:
         return float("nan")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+    estimator = Ridge(alpha=1.0) if task_type == REGRESSION else LogisticRegression(max_iter=2000, C=1.0)
+    model = make_pipeline(StandardScaler(), estimator)
     model.fit(train_x, train_y)
-    return classification_metrics(test_y, model.predict(test_x))[metric]
+    return score(task_type, test_y, model.predict(test_x))[metric]
 
 
 class Probes:
@@ -48,7 +53,9 @@ class Probes:
             "Probes: scikit-learn logistic regression (standardised features, C=1) per layer, trained on a seeded "
             f"sample of the unit's train split and scored (task's primary metric) on a sample of its test split "
             f"({context.examples} items each). Layer 0 is the embedding output. Read: does a text-pretrained body, "
-            "before any fine-tuning, separate the classes better than a random one, and at which depth?"])
+            "before any fine-tuning, separate the classes better than a random one, and at which depth?"
+            + (" On a regression task the probe is a ridge regression (alpha=1) scored by its metric." if any(
+                (r.task or {}).get("type") == "regression" for r in context.records) else "")])
 
     def draw(self, table: pd.DataFrame, visuals, examples: int | None = None) -> tuple[dict, dict]:
         from crossdomain.analysis.figures import lines_by_layer

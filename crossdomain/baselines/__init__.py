@@ -11,7 +11,4 @@ from crossdomain.registry import Registry
 BASELINES: Registry[type[Baseline]] = Registry("baseline", entry_point_group="crossdomain.baselines", base=Baseline)
 BASELINES.register_modules(__name__, __path__, "BASELINE", skip={"base"})
 
-# the baseline figures draw as a dashed reference line
-REFERENCE_LINE = "majority"
-
-__all__ = ["BASELINES", "Baseline", "BaselineOutcome", "SymbolSplit", "REFERENCE_LINE"]
+__all__ = ["BASELINES", "Baseline", "BaselineOutcome", "SymbolSplit"]

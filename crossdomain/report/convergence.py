@@ -34,7 +34,7 @@ def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
     rows = []
     for _, unit in table.ok.iterrows():
         record = table.records[unit["unit_id"]]
-        best = stats.best_dev_step(record.curve or [])
+        best = stats.best_dev_step(record.curve or [], stats.higher_is_better(record))
         reasons = []
         if unit["still_improving"]:
             reasons.append(f"still improving: best dev at step {best} of {record.steps}")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crossdomain.baselines import REFERENCE_LINE
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM
 from crossdomain.report import ReportData, aggregate, contrast_figure_name, convergence, describe_run, speedup, stats
 from crossdomain.report import tables
 from crossdomain.report.captions import figure_lines as caption_lines
-from crossdomain.report.style import N_TOO_SMALL, TOO_FEW_RUNS
+from crossdomain.report.style import BASELINE_STYLES, N_TOO_SMALL, TOO_FEW_RUNS
+
+DASHED_BASELINES = {name for name, style in BASELINE_STYLES.items() if style["linestyle"] == "--"}
 
 
 def figure_lines(name: str, captions: dict) -> list[str]:
@@ -76,8 +77,10 @@ def across_tasks_lines(data: ReportData, captions: dict) -> list[str]:
 def scores_lines(data: ReportData, captions: dict) -> list[str]:
     lines = [*figure_lines("bars", captions), *figure_lines("curves", captions), *figure_lines("overview", captions)]
     if not data.baselines.empty:
+        dashed = [name for name in sorted(set(data.baselines["baseline"])) if name in DASHED_BASELINES]
+        styles = f" ({', '.join(dashed)}: dashed)" if dashed else ""
         lines += [f"Baselines are reference columns (†), fitted on exactly the units' train/dev/test items with "
-                  f"the same truncation; they are drawn on test-score figures only ({REFERENCE_LINE}: dashed).", ""]
+                  f"the same truncation; they are drawn on test-score figures only{styles}.", ""]
     return lines
 
 

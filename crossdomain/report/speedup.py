@@ -9,7 +9,8 @@ are in the control arm and away from it when in the treatment arm).
 
 Like Transfusion (Raghu et al. 2019), which counts the steps to a fixed performance threshold, and unlike a
 measure relative to each run's own final score (a run that learns nothing "converges" at once), the target is
-common to both arms.
+common to both arms. A task scored by a metric where lower is better (say RMSE) has no such fraction, so it gets
+no row.
 """
 from __future__ import annotations
 
@@ -51,7 +52,11 @@ def ratio_interval(control: np.ndarray, treatment: np.ndarray) -> tuple[float, f
 def speedups(records: dict, pairs: pd.DataFrame) -> pd.DataFrame:
     """One row per task of a contrast's ``pairs`` (columns task, treatment_id, control_id, treatment, control)."""
     rows = []
+    from crossdomain.report.stats import higher_is_better
+
     for task, group in pairs.groupby("task", sort=True):
+        if not higher_is_better(records[group["treatment_id"].iloc[0]]):
+            continue
         curves = {side: [records[i].curve or [] for i in group[f"{side}_id"]] for side in ("treatment", "control")}
         means = {side: float(np.nanmean([best_dev(c) for c in curves[side]])) for side in curves}
         target = TARGET_FRACTION * min(means.values())

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossdomain.metrics import metric_from_confusions, resampled_confusions
+from crossdomain.metrics import resampled_scores
 from crossdomain.record import ROW_COLUMNS, UnitRecord, load_records
 
 PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
@@ -94,7 +94,10 @@ def t_interval(values) -> tuple[float, float]:
 
 
 def read_predictions(record: UnitRecord) -> pd.DataFrame:
-    return pd.read_csv(record.predictions_path, keep_default_na=False, dtype={"id": str, "label": str, "prediction": str})
+    """A unit's test predictions: class names as text, or a regression task's true and predicted values."""
+    regression = (record.task or {}).get("type") == "regression"
+    kinds = {"id": str} | ({"label": float, "prediction": float} if regression else {"label": str, "prediction": str})
+    return pd.read_csv(record.predictions_path, keep_default_na=False, dtype=kinds)
 
 
 def bootstrap_interval(labels, predictions, metric: str, other_predictions=None) -> tuple[float, float]:
@@ -102,10 +105,9 @@ def bootstrap_interval(labels, predictions, metric: str, other_predictions=None)
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     indices = rng.integers(0, len(labels), (BOOTSTRAP_RESAMPLES, len(labels)))
-    values = metric_from_confusions(resampled_confusions(labels, predictions, indices), metric)
+    values = resampled_scores(labels, predictions, indices, metric)
     if other_predictions is not None:
-        values = values - metric_from_confusions(
-            resampled_confusions(labels, np.asarray(other_predictions), indices), metric)
+        values = values - resampled_scores(labels, np.asarray(other_predictions), indices, metric)
     return (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
 
 
@@ -282,7 +284,14 @@ def wilcoxon_p(deltas) -> float:
 # -- convergence -----------------------------------------------------------------------------
 
 
-def convergence(curve: list[dict]) -> dict:
+def higher_is_better(record: UnitRecord) -> bool:
+    """The direction of the record's primary metric (its dev curve is scored in it)."""
+    from crossdomain.metrics import higher_is_better as direction
+
+    return direction((record.task or {}).get("primary_metric") or (record.metrics or {}).get("primary_metric") or "")
+
+
+def convergence(curve: list[dict], higher: bool = True) -> dict:
     """Area under the dev curve (mean dev score over training) and the last and best dev scores."""
     if not curve:
         return {"dev_auc": float("nan"), "final_dev": float("nan"), "best_dev": float("nan")}
@@ -290,21 +299,21 @@ def convergence(curve: list[dict]) -> dict:
     dev = np.array([p["dev"] for p in curve], dtype=float)
     span = steps[-1] - steps[0]
     auc = float(np.trapezoid(dev, steps) / span) if span > 0 else float(dev[0])
-    return {"dev_auc": auc, "final_dev": float(dev[-1]), "best_dev": float(dev.max())}
+    return {"dev_auc": auc, "final_dev": float(dev[-1]), "best_dev": float(dev.max() if higher else dev.min())}
 
 
-def best_dev_step(curve: list[dict]) -> int | None:
+def best_dev_step(curve: list[dict], higher: bool = True) -> int | None:
     """The step of the first best dev score (the step whose weights a unit keeps, under ``keep_best``)."""
     if not curve:
         return None
-    best = max(point["dev"] for point in curve)
+    best = (max if higher else min)(point["dev"] for point in curve)
     return int(next(point["step"] for point in curve if point["dev"] == best))
 
 
 def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTION) -> bool:
     """The best dev score came in the last 10% of the unit's steps: more training might still help.
     Read from the curve, so it means the same whether the unit kept its best or its final weights."""
-    best = best_dev_step(record.curve or [])
+    best = best_dev_step(record.curve or [], higher_is_better(record))
     return bool(record.steps) and best is not None and best >= fraction * record.steps and best > 0
 
 
@@ -314,7 +323,8 @@ def kept_initial_weights(record: UnitRecord) -> bool:
 
 
 def add_convergence(table: UnitTable) -> UnitTable:
-    measures = [convergence(table.records[u].curve or []) | {"still_improving": still_improving(table.records[u]),
+    measures = [convergence(table.records[u].curve or [], higher_is_better(table.records[u]))
+                | {"still_improving": still_improving(table.records[u]),
                                                              "initial_weights": kept_initial_weights(table.records[u])}
                 for u in table.ok["unit_id"]]
     extra = pd.DataFrame(measures, index=table.ok.index,

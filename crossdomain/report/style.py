@@ -26,8 +26,11 @@ UNKNOWN_ARM_COLOUR = "#7F7F7F"
 DOMAIN_MARKERS = {"dna": "o", "protein": "s", "music": "^"}
 OTHER_DOMAIN_MARKERS = ["D", "v", "P", "X", "p", "h"]
 ARM_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "p", "h", "<", ">", "*"]
-BASELINE_STYLES = {"majority": {"color": "#666666", "linestyle": "--"}, "kmer-logreg": {"color": "black", "linestyle": ":"}}
-OTHER_BASELINE_STYLES = [{"color": "#333333", "linestyle": "-."}, {"color": "#999999", "linestyle": (0, (5, 1))}]
+# the know-nothing references (majority class, training mean) dashed; the k-mer models dotted
+BASELINE_STYLES = {"majority": {"color": "#666666", "linestyle": "--"}, "kmer-logreg": {"color": "black", "linestyle": ":"},
+                   "mean": {"color": "#666666", "linestyle": "--"}, "kmer-ridge": {"color": "black", "linestyle": ":"},
+                   "onehot-ridge": {"color": "#333333", "linestyle": "-."}}
+OTHER_BASELINE_STYLES = [{"color": "#999999", "linestyle": (0, (5, 1))}, {"color": "#333333", "linestyle": (0, (3, 1, 1, 1, 1, 1))}]
 SEED_DOT = {"s": 7, "color": "black", "edgecolors": "white", "linewidths": 0.3, "zorder": 3}
 
 # what an interval is, said the same way in every figure, caption and table

@@ -5,6 +5,7 @@ import math
 
 import pandas as pd
 
+from crossdomain.metrics import higher_is_better
 from crossdomain.report.style import N_TOO_SMALL
 
 SIGNIFICANCE = 0.05
@@ -174,7 +175,7 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
     for task, group in summary.groupby("task", sort=True):
         by_arm = group.set_index("arm")
         of_task = baselines[baselines["task"] == task] if names else pd.DataFrame(columns=["baseline", "mean"])
-        best = best_shown([*group["mean"], *of_task["mean"]])
+        best = best_shown([*group["mean"], *of_task["mean"]], higher_is_better(group["metric"].iloc[0]))
         bold = (lambda text, mean: rf"\textbf{{{text}}}" if best is not None and round(mean, 3) == best else text)
         cells = []
         for arm in arms_order:
@@ -198,10 +199,11 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
     return "\n".join(lines) + "\n"
 
 
-def best_shown(means) -> float | None:
-    """The best mean of a row as printed (3 decimals; higher is better), or None when fewer than two compete."""
+def best_shown(means, higher: bool = True) -> float | None:
+    """The best mean of a row as printed (3 decimals; in the metric's direction), or None when fewer than two
+    compete."""
     shown = [round(float(m), 3) for m in means if m is not None and not pd.isna(m)]
-    return max(shown) if len(shown) > 1 else None
+    return (max if higher else min)(shown) if len(shown) > 1 else None
 
 
 def per_seed_table(units: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -220,6 +222,14 @@ def rounded(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return shown
 
 
+def label_cell(stats: dict) -> str:
+    """Class counts, or a regression target's range and median."""
+    if "target" in stats:
+        t = stats["target"]
+        return f"target {t['min']:.3g} … {t['max']:.3g} (median {t['median']:.3g})"
+    return " ".join(f"{k}={v}" for k, v in stats["class_counts"].items())
+
+
 def datasets_table(stats: list[dict]) -> str:
     rows = []
     for s in stats:
@@ -230,7 +240,7 @@ def datasets_table(stats: list[dict]) -> str:
             "task": s["task"], "v": s["version"],
             "source": "; ".join(dict.fromkeys(v["location"].split(" (")[0] for v in s["sources"].values())),
             "raw": s["raw_rows"], "dropped": ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "–",
-            "rows": s["rows"], "classes": " ".join(f"{k}={v}" for k, v in s["class_counts"].items()),
+            "rows": s["rows"], "classes / target": label_cell(s),
             "len min/med/max": "/".join(str(s["length_before_segmenting"][k]) for k in ("min", "median", "max")),
             "train/dev/test": split,
         })
