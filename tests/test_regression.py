@@ -278,6 +278,16 @@ def test_the_report_of_a_mixed_run_scores_each_task_in_its_own_metric(synthetic_
     assert set(pairs["task"]) == {name, "dna/splice"}
     report = (out / "report" / "report.md").read_text(encoding="utf-8")
     assert "spearman" in report and "mean†" in report and "majority†" in report
+    assert "![scatter](scatter.png)" in report and (out / "report" / "scatter.png").exists()
+    from crossdomain.report import compute, draw_figures
+    from crossdomain.report.style import layout_problems
+
+    figure, caption = draw_figures(compute([out]))["scatter"]
+    assert len(figure.axes) == 2 and "2 arms" not in caption  # one task (the regression one) × two arms
+    assert layout_problems(figure) == []
+    drawn = figure.axes[0].collections[0].get_offsets()
+    scatter = pd.read_csv(next((out / "units").glob("dna-count-a__fold0__pretrained__seed0__*.predictions.csv")))
+    np.testing.assert_allclose(np.asarray(drawn), scatter[["label", "prediction"]].to_numpy())
 
 
 def test_a_bootstrap_over_test_items_works_for_a_continuous_metric():

@@ -228,6 +228,9 @@ def draw_figures(data: ReportData) -> dict[str, tuple]:
                      captions.bars(data.arm_stats, metrics, sorted(data.baseline_lines)))
     drawn["curves"] = (figures.curves_figure(data.curves, data.arms, data.tasks, metrics, visuals),
                        captions.curves(metrics, data.arm_stats))
+    scatter = stats.scatter_units(data.table)
+    if not scatter.empty:
+        drawn["scatter"] = (figures.scatter_figure(scatter, data.arms, visuals), captions.scatter(scatter))
     focus = (data.primary.loc[data.primary["delta_mean"].abs().idxmax(), "task"] if not data.primary.empty
              else data.tasks[0])
     drawn["overview"] = (figures.overview_figure(data.arm_stats, data.table.ok, data.primary, data.curves, data.arms,

@@ -93,6 +93,14 @@ def speedup(speedups: pd.DataFrame, target_fraction: float, resamples: int) -> s
             "steps. Log axis; dashed: 1 = equally fast.")
 
 
+def scatter(scatter_frame: pd.DataFrame) -> str:
+    counts = scatter_frame.groupby(["task", "arm"]).size()
+    items = str(counts.min()) if counts.min() == counts.max() else f"{counts.min()}–{counts.max()}"
+    return (f"Predicted against true test values of regression tasks, one unit per task and arm (its first seed; "
+            f"{items} test items per panel), on the target's original scale; the title gives "
+            "that unit's test score. Dashed: prediction = true value. A flat cloud is a model that ranks nothing.")
+
+
 def overview(treatment_control: tuple[str, str] | None, focus: str | None) -> str:
     text = "A slide: left, test scores per task and arm (as in the bars figure); "
     if treatment_control:

@@ -365,3 +365,35 @@ def speedup_figure(speedups: pd.DataFrame, visuals: Visuals | None = None):
                            f"({BOOTSTRAP_PAIRS}; dashed: 1 = equally fast)", 44))
         ax.set_title("convergence speed-up")
     return figure
+
+
+def scatter_figure(scatter: pd.DataFrame, arms: list[str], visuals: Visuals | None = None):
+    """Predicted against true test values of one unit per regression task (rows) and arm (columns), on shared
+    axes per task, with the identity line."""
+    visuals = visuals or Visuals(list(arms))
+    tasks = sorted(scatter["task"].unique())
+    shown = [a for a in arms if a in set(scatter["arm"])]
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(len(tasks), len(shown), figsize=(SINGLE_COLUMN_IN / 1.5 * len(shown),
+                                                                     1.9 * len(tasks) + 0.3),
+                                    layout="constrained", squeeze=False)
+        for row, task in zip(axes, tasks):
+            of_task = scatter[scatter["task"] == task]
+            values = pd.concat([of_task["label"], of_task["prediction"]]).astype(float)
+            low, high = float(values.min()), float(values.max())
+            margin = 0.04 * (high - low) or 0.5
+            for ax, arm in zip(row, shown):
+                points = of_task[of_task["arm"] == arm]
+                ax.plot([low - margin, high + margin], [low - margin, high + margin], color="black", linewidth=0.6,
+                        linestyle="--")
+                if not points.empty:
+                    tag(ax.scatter(points["label"], points["prediction"], s=2, alpha=0.35, linewidths=0,
+                                   color=visuals.colour(arm), rasterized=True), arm)
+                    ax.set_title(f"{task}\n{arm}, seed {points['seed'].iloc[0]}: "
+                                 f"{points['metric'].iloc[0]} {points['score'].iloc[0]:.3f}")
+                ax.set_xlim(low - margin, high + margin)
+                ax.set_ylim(low - margin, high + margin)
+                ax.set_xlabel("true value")
+                ax.set_ylabel("predicted")
+        legend_below(figure, [proxy("prediction = true value", color="black", linestyle="--", linewidth=0.6)], ncols=1)
+    return figure

@@ -75,7 +75,8 @@ def across_tasks_lines(data: ReportData, captions: dict) -> list[str]:
 
 
 def scores_lines(data: ReportData, captions: dict) -> list[str]:
-    lines = [*figure_lines("bars", captions), *figure_lines("curves", captions), *figure_lines("overview", captions)]
+    lines = [*figure_lines("bars", captions), *figure_lines("curves", captions), *figure_lines("scatter", captions),
+             *figure_lines("overview", captions)]
     if not data.baselines.empty:
         dashed = [name for name in sorted(set(data.baselines["baseline"])) if name in DASHED_BASELINES]
         styles = f" ({', '.join(dashed)}: dashed)" if dashed else ""

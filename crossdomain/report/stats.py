@@ -374,3 +374,22 @@ def mean_curve(curves: pd.DataFrame) -> pd.DataFrame:
     low, high = zip(*(t_interval(stacked[:, i]) for i in range(len(grid))))
     return pd.DataFrame({"step": grid, "mean": stacked.mean(axis=0), "low": low, "high": high, "n": len(stacked)})
 
+
+
+# -- regression: predictions of one unit per arm ------------------------------------------------------------
+
+
+def scatter_units(table: UnitTable) -> pd.DataFrame:
+    """Per regression task and arm, the test predictions of its first unit (lowest fold, mapping seed, seed):
+    columns task, arm, seed, label (true value), prediction."""
+    frames = []
+    for (task, arm), group in table.ok.groupby(["task", "arm"], sort=True):
+        first = group.sort_values(["fold", "mapping_seed", "seed"]).iloc[0]
+        record = table.records[first["unit_id"]]
+        if (record.task or {}).get("type") != "regression" or not record.predictions_path.exists():
+            continue
+        predictions = read_predictions(record)[["label", "prediction"]]
+        frames.append(predictions.assign(task=task, arm=arm, seed=int(first["seed"]), metric=first["metric_name"],
+                                         score=float(first["score"])))
+    columns = ["task", "arm", "seed", "metric", "score", "label", "prediction"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
