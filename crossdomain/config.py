@@ -192,7 +192,8 @@ def apply_overrides(config, assignments: list[str]):
 
 
 def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None:
-    hints = get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    hints = {name: hint for name, hint in get_type_hints(cls).items() if name in fields}  # no ClassVar constants
     head = path[0]
     if head not in hints:
         raise ConfigError(f"--set {full_key}: unknown key {head!r}.{did_you_mean(head, list(hints))}")

@@ -27,8 +27,10 @@ def test_wrong_type_names_the_key():
 
 
 def test_unknown_key_suggests_closest():
-    with pytest.raises(ConfigError, match=r"unknown key 'lerning_rate'|unknown key 'lr_'"):
+    with pytest.raises(ConfigError, match=r"--set train\.lerning_rate: unknown key 'lerning_rate'\..* Valid: "
+                                          r"batch_size, bf16, ") as caught:
         apply_overrides(suite(), ["train.lerning_rate=1"])
+    assert "EXECUTION_ONLY" not in str(caught.value)  # class constants are not keys
     with pytest.raises(ConfigError, match=r"Did you mean 'eval_every'"):
         apply_overrides(suite(), ["train.eval_evry=10"])
     with pytest.raises(ConfigError, match=r"Did you mean 'seeds'"):
