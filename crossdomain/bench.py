@@ -6,9 +6,9 @@ Three recipes train the same model on the same task for the same number of steps
   padded to the maximum length, ``Trainer`` with its defaults (fp32, the full vocabulary, its default optimiser)
   and its default evaluation loop (``trainer.predict``, batch size 8);
 * ``hf-bf16``: the same with ``Trainer``'s own ``bf16=True`` (autocast through accelerate, on CPU too);
-* ``crossdomain``: the harness itself: the unit's pipeline stages (:func:`crossdomain.pipeline.prepare`,
-  :func:`~crossdomain.pipeline.build_init`) and :func:`crossdomain.trainer.train_and_evaluate`, in the precision
-  the harness chooses (:func:`crossdomain.trainer.resolve_precision`), its dev evaluation time taken out.
+* ``crossdomain``: the harness itself: the unit's pipeline stages (:func:`crossdomain.training.stages.prepare`,
+  :func:`~crossdomain.training.stages.build_init`) and :func:`crossdomain.training.trainer.train_and_evaluate`, in the precision
+  the harness chooses (:func:`crossdomain.training.trainer.resolve_precision`), its dev evaluation time taken out.
 
 The recipes alternate over several repetitions and medians are reported. Useful-FLOP utilisation = model FLOPs
 on real (non-pad) tokens per second ÷ the measured peak of a 2048×2048 matmul, in the precision the recipe
@@ -30,7 +30,7 @@ import torch
 
 from crossdomain.config import TrainConfig
 from crossdomain.metrics import classification_metrics
-from crossdomain.trainer import EncodedSplit
+from crossdomain.training.trainer import EncodedSplit
 
 RECIPES = ("hf-fp32", "hf-bf16", "crossdomain")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -68,8 +68,8 @@ class Workload:
     """One task's bench unit and its prepared data: the harness trains on ``train``; the plain recipes on the
     same items written as text."""
 
-    unit: object  # crossdomain.units.Unit
-    prepared: object  # crossdomain.pipeline.PreparedData
+    unit: object  # crossdomain.run.units.Unit
+    prepared: object  # crossdomain.training.stages.PreparedData
     texts: list[str]  # train items then dev items, as the mapped words
     train: EncodedSplit
     dev: EncodedSplit
@@ -85,9 +85,9 @@ class Workload:
 
 def make_workload(task: str, model: str, steps: int, batch_size: int, lr: float, max_length: int, threads: int,
                   data_dirs) -> Workload:
-    from crossdomain import pipeline
-    from crossdomain.tasks import get_task
-    from crossdomain.units import Unit
+    from crossdomain.data.tasks import get_task
+    from crossdomain.run.units import Unit
+    from crossdomain.training import stages as pipeline
 
     if get_task(task).is_regression:  # its plain recipes score dev accuracy
         raise ValueError(f"bench measures classification tasks; {task!r} is a regression task")
@@ -108,11 +108,10 @@ def expected_flops(model, split: EncodedSplit, sequences: int) -> float:
 
 
 def run_plain_recipe(work: Workload, bf16: bool) -> dict:
+    from crossdomain.run.units import peak_memory_mb, reset_peak_memory
+    from crossdomain.training.models import pretrained_classifier
+    from crossdomain.training.trainer import plain_recipe_trainer
     from datasets import Dataset
-
-    from crossdomain.models import pretrained_classifier
-    from crossdomain.trainer import plain_recipe_trainer
-    from crossdomain.units import peak_memory_mb, reset_peak_memory
 
     cfg, tokenizer = work.unit.train, work.prepared.tokenizer
     encoded = tokenizer(work.texts, padding="max_length", truncation=True, max_length=cfg.max_length)
@@ -137,9 +136,9 @@ def run_plain_recipe(work: Workload, bf16: bool) -> dict:
 
 
 def run_harness(work: Workload) -> dict:
-    from crossdomain import pipeline
-    from crossdomain.trainer import predict_probabilities, train_and_evaluate
-    from crossdomain.units import peak_memory_mb, reset_peak_memory
+    from crossdomain.run.units import peak_memory_mb, reset_peak_memory
+    from crossdomain.training import stages as pipeline
+    from crossdomain.training.trainer import predict_probabilities, train_and_evaluate
 
     unit = work.unit
     built = pipeline.build_init(unit, work.prepared)
@@ -191,8 +190,8 @@ def bench_task(task: str, args, peaks: dict[str, float]) -> dict:
 
 
 def run_bench(args) -> list[dict]:
-    from crossdomain.suites import load_suite
-    from crossdomain.trainer import cpu_has_native_bf16, device_name
+    from crossdomain.run.suites import load_suite
+    from crossdomain.training.trainer import cpu_has_native_bf16, device_name
 
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="tables and figures comparing the arms of one or more run folders")
     report.add_argument("runs", nargs="+", type=Path, help="run folder(s) holding units/*.json")
     report.add_argument("--out", type=Path, help="report folder (default: RUN/report for one run)")
-    report.add_argument("--metric", default="primary", help="metric to compare: primary (each task's own), accuracy, macro_f1 or mcc")
+    report.add_argument("--metric", default="primary",
+                        help="metric to compare: primary (each task's own), or any metric of the table "
+                             "(accuracy, macro_f1, mcc; spearman, pearson, rmse, r2)")
     report.add_argument("--contrast", nargs=2, action="append", metavar=("TREATMENT", "CONTROL"), dest="contrasts",
                         help="a pair of arms to compare (repeatable); default: the run's suite contrasts, else every "
                              "arm against random")
@@ -136,13 +138,13 @@ def cmd_list(args) -> None:
     from crossdomain.adapters import ADAPTERS
     from crossdomain.analysis import ANALYSES
     from crossdomain.baselines import BASELINES
+    from crossdomain.data.tasks import available_tasks, get_task
     from crossdomain.executors import EXECUTORS
-    from crossdomain.hooks import HOOKS
     from crossdomain.inits import INITS
-    from crossdomain.mapping import MAPPINGS
-    from crossdomain.models import ALIASES
-    from crossdomain.suites import available_suites, load_suite
-    from crossdomain.tasks import available_tasks, get_task
+    from crossdomain.run.suites import available_suites, load_suite
+    from crossdomain.training.hooks import HOOKS
+    from crossdomain.training.mapping import MAPPINGS
+    from crossdomain.training.models import ALIASES
 
     def task_line(name):
         task = get_task(name)
@@ -151,7 +153,8 @@ def cmd_list(args) -> None:
 
     def suite_line(name):
         suite = load_suite(name)
-        return f"{name:<14} model={suite.model:<10} {len(suite.tasks)} tasks × {len(suite.inits)} arms × seeds {suite.seeds}  ({suite.expected_cost})"
+        return (f"{name:<14} model={suite.model:<10} {len(suite.tasks)} tasks × {len(suite.inits)} arms × seeds "
+                f"{suite.seeds}  ({suite.expected_cost})")
 
     def arm_line(name):
         arm = INITS.get(name)
@@ -187,7 +190,7 @@ def _describe_field(field) -> str:
 
 
 def resolve_run_suite(args):
-    from crossdomain.suites import load_suite, validate_suite
+    from crossdomain.run.suites import load_suite, validate_suite
 
     suite = load_suite(args.suite)
     shortcuts = {"tasks": args.tasks, "seeds": args.seeds, "mapping_seeds": args.mapping_seeds,
@@ -242,8 +245,7 @@ def make_run_executor(args):
 
 def cmd_analyze(args) -> int:
     from crossdomain.analysis import ANALYSES
-
-    from crossdomain.sources import check_data_dirs
+    from crossdomain.data.sources import check_data_dirs
 
     check_data_dirs(args.data_dir)
     if args.examples < 8:
@@ -252,11 +254,11 @@ def cmd_analyze(args) -> int:
         ANALYSES.get(name)
     require_run_folders([args.run])
     if args.redraw:
-        from crossdomain.analysis.runner import redraw_analyses
+        from crossdomain.analysis.analyze import redraw_analyses
 
         print(f"analysis: {redraw_analyses(args.run, args.analyses) / 'analysis.md'}")
         return 0
-    from crossdomain.analysis.runner import run_analyses
+    from crossdomain.analysis.analyze import run_analyses
 
     silence_progress_bars()
 
@@ -267,7 +269,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from crossdomain.status import run_status
+    from crossdomain.run.status import run_status
 
     print(run_status(args.run))
     return 0
@@ -281,11 +283,10 @@ def effective_config(suite) -> dict:
 def cmd_run(args) -> int:
     import yaml
 
-    from crossdomain.runner import baseline_units, expand_units, flatten_selection, run_suite
-    from crossdomain.selection import selection_units
-
+    from crossdomain.data.sources import check_data_dirs
     from crossdomain.executors import EXECUTORS
-    from crossdomain.sources import check_data_dirs
+    from crossdomain.run.grid import baseline_units, expand_units, flatten_selection, run_suite
+    from crossdomain.run.selection import selection_units
 
     EXECUTORS.get(args.executor)  # an unknown executor is refused before anything else
     check_data_dirs(args.data_dir)
@@ -308,7 +309,7 @@ def cmd_run(args) -> int:
     executor = make_run_executor(args)
     out = args.out or Path("runs") / suite.name
     if args.dry_run:
-        from crossdomain.runner import plan_dry_run
+        from crossdomain.run.grid import plan_dry_run
 
         plan_dry_run(suite, out, data_dirs, executor)
         return 0
@@ -330,13 +331,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_datasets(args) -> None:
-    from crossdomain.data import prepare_task
-    from crossdomain.sources import check_data_dirs
-    from crossdomain.tasks import available_tasks
+    from crossdomain.data.prepare import prepare_task
+    from crossdomain.data.sources import check_data_dirs
+    from crossdomain.data.tasks import available_tasks
 
     check_data_dirs(args.data_dir)
     if args.checksums:
-        from crossdomain.sources import found_checksums
+        from crossdomain.data.sources import found_checksums
 
         for row in found_checksums(args.tasks or list(available_tasks()), tuple(args.data_dir)):
             print("\t".join(row))
@@ -352,8 +353,8 @@ def cmd_datasets(args) -> None:
 
 
 def require_metric(name: str) -> None:
-    from crossdomain.registry import did_you_mean
     from crossdomain.metrics import METRICS
+    from crossdomain.registry import did_you_mean
 
     metrics = ["primary", *METRICS]
     if name not in metrics:
@@ -382,7 +383,8 @@ def cmd_report(args) -> int:
     contrasts = [list(pair) for pair in args.contrasts] if args.contrasts else None
     try:
         warn = lambda message: print(f"crossdomain report: warning: {message}", file=sys.stderr)  # noqa: E731
-        print(f"report: {write_report(args.runs, out, metric=args.metric, contrasts=contrasts, on_unreadable=warn) / 'report.md'}")
+        written = write_report(args.runs, out, metric=args.metric, contrasts=contrasts, on_unreadable=warn)
+        print(f"report: {written / 'report.md'}")
     except ReportError as error:
         print(f"crossdomain report: {error}", file=sys.stderr)
         return 1
@@ -420,9 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"list": cmd_list, "run": cmd_run, "datasets": cmd_datasets, "report": cmd_report, "bench": cmd_bench,
                "status": cmd_status, "analyze": cmd_analyze, "compare": cmd_compare}
-    from crossdomain.models import ModelNotFoundError
+    from crossdomain.data.sources import SourceError
     from crossdomain.record import RecordError
-    from crossdomain.sources import SourceError
+    from crossdomain.training.models import ModelNotFoundError
 
     try:
         return handler[args.command](args) or 0

@@ -4,10 +4,9 @@ import pandas as pd
 import pytest
 import torch
 
-from crossdomain.analysis.base import PATTERNS, attention_statistics, pattern_masks
 from crossdomain.analysis.cka import debiased_linear_cka, linear_cka
+from crossdomain.analysis.representations import PATTERNS, attention_statistics, pattern_masks
 from crossdomain.cli import main
-from tests.test_hardening import synthetic  # noqa: F401 - the synthetic task fixture
 
 
 def test_cka_defining_properties():
@@ -28,7 +27,7 @@ def test_cka_defining_properties():
 
 def test_attention_patterns_partition_each_query_and_shares_sum_to_one():
     from crossdomain.inits import InitContext, parse_init
-    from crossdomain.models import resolve_model
+    from crossdomain.training.models import resolve_model
 
     ids = torch.tensor([101, 2000, 2001, 2000, 2002, 102, 0, 0])
     masks = pattern_masks(ids, length=6)

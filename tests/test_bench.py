@@ -17,7 +17,7 @@ def test_plain_recipe_text_tokenises_to_the_harness_ids(mirror):
 
 
 def test_training_flops_count_attention_and_non_embedding_parameters():
-    from crossdomain.models import fresh_classifier, resolve_model
+    from crossdomain.training.models import fresh_classifier, resolve_model
 
     model = fresh_classifier(resolve_model("tiny"), num_labels=2)
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
@@ -27,7 +27,7 @@ def test_training_flops_count_attention_and_non_embedding_parameters():
 
 def test_bench_command_reports_every_recipe_against_its_own_peak(mirror, capsys):
     from crossdomain.config import TrainConfig
-    from crossdomain.trainer import resolve_precision
+    from crossdomain.training.trainer import resolve_precision
 
     main(["bench", "--model", "tiny", "--tasks", "dna/splice", "--steps", "3", "--batch-size", "4", "--repeats", "1",
           "--threads", "1", "--json", "--data-dir", str(mirror)])

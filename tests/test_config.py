@@ -1,7 +1,7 @@
 import pytest
 
 from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, apply_overrides
-from crossdomain.suites import load_suite
+from crossdomain.run.suites import load_suite
 
 
 def suite():
@@ -50,7 +50,7 @@ def test_suite_yaml_typo_names_file_and_key(tmp_path):
 
 
 def test_suite_unknown_task_suggests():
-    from crossdomain.suites import validate_suite
+    from crossdomain.run.suites import validate_suite
 
     with pytest.raises(KeyError, match=r"Unknown task 'dna/splise'.*Did you mean 'dna/splice'"):
         validate_suite(SuiteConfig(name="x", tasks=["dna/splise"]))
@@ -90,7 +90,7 @@ def test_new_train_fields_do_not_change_the_ids_of_earlier_runs():
 
 
 def test_a_negative_early_stopping_minimum_is_refused_before_any_work():
-    from crossdomain.suites import validate_suite
+    from crossdomain.run.suites import validate_suite
 
     with pytest.raises(ConfigError, match=r"train\.early_stopping_min_steps: expected >= 0, got -5"):
         validate_suite(apply_overrides(suite(), ["train.early_stopping_min_steps=-5"]))

@@ -1,8 +1,8 @@
 """Executors give the same units and metrics as a sequential run; concurrent runners never duplicate a unit."""
 import json
 import multiprocessing
-import re
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,11 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crossdomain import claims, runner
 from crossdomain.cli import main
 from crossdomain.config import apply_overrides
 from crossdomain.executors import ExecutorOptions, make_executor
-from crossdomain.suites import load_suite
+from crossdomain.run import claims
+from crossdomain.run import grid as runner
+from crossdomain.run.suites import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -147,7 +147,7 @@ def test_a_bootstrap_over_three_runs_per_arm_says_n_too_small(tmp_path):
 
 
 def test_an_unwritable_units_folder_or_report_folder_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
-    import crossdomain.units as units
+    import crossdomain.run.units as units
 
     monkeypatch.setattr(units, "run_unit", lambda *a: pytest.fail("a unit started"))
     out = tmp_path / "out"
@@ -164,7 +164,7 @@ def test_an_unwritable_units_folder_or_report_folder_is_refused_before_any_work(
 
 
 def test_results_csv_accounts_for_an_unreadable_unit_file(tmp_path):
-    from crossdomain.runner import ResultsTable
+    from crossdomain.run.grid import ResultsTable
 
     units = tmp_path / "units"
     units.mkdir()

@@ -3,7 +3,6 @@ import gzip
 import hashlib
 import json
 import os
-import random
 import stat
 import subprocess
 import sys
@@ -15,52 +14,9 @@ import pytest
 
 from crossdomain.adapters import AdapterError
 from crossdomain.cli import main
-from tests.conftest import write_task
+from tests.conftest import motif_task, write_task
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def motif_task(tmp_path: Path, n: int = 240, name: str = "synthetic/motif") -> Path:
-    """A task with an unmistakable signal: 'yes' sequences contain the base G, 'no' sequences never do."""
-    rng = random.Random(0)
-    lines = []
-    for i in range(n):
-        label = "yes" if i % 2 else "no"
-        bases = [rng.choice("ACT") for _ in range(24)]
-        if label == "yes":
-            for position in rng.sample(range(24), 3):
-                bases[position] = "G"
-        lines += [f">s{i} {label}", "".join(bases)]
-    data = tmp_path / "mirror" / "motif.fa"
-    data.parent.mkdir(parents=True, exist_ok=True)
-    data.write_text("\n".join(lines) + "\n")
-    write_task(tmp_path / "tasks", name, f"""
-name: {name}
-adapter: dna
-version: "1"
-description: class is whether the base G occurs
-labels: ["no", "yes"]
-reader: {{format: fasta}}
-sources: [{{name: motif, path: motif.fa, sha256: "{hashlib.sha256(data.read_bytes()).hexdigest()}"}}]
-split: {{kind: stratified, ratios: [0.7, 0.15, 0.15], seed: 0}}
-primary_metric: accuracy
-""")
-    return tmp_path
-
-
-@pytest.fixture
-def synthetic(tmp_path, monkeypatch):
-    from crossdomain.data import prepare_task_cached
-    from crossdomain.tasks import get_task
-
-    root = motif_task(tmp_path)
-    monkeypatch.setenv("CROSSDOMAIN_TASKS", str(root / "tasks"))
-    monkeypatch.setenv("CROSSDOMAIN_DATA", str(root / "mirror"))
-    get_task.cache_clear()
-    prepare_task_cached.cache_clear()
-    yield root
-    get_task.cache_clear()
-    prepare_task_cached.cache_clear()
 
 
 def test_the_harness_learns_a_task_with_an_unmistakable_signal_in_both_arms(synthetic):
@@ -76,7 +32,7 @@ def test_the_harness_learns_a_task_with_an_unmistakable_signal_in_both_arms(synt
 
 
 def test_run_exits_non_zero_with_a_one_line_summary_when_units_fail(synthetic, capsys, monkeypatch):
-    import crossdomain.pipeline as pipeline
+    import crossdomain.training.stages as pipeline
 
     monkeypatch.setattr(pipeline, "train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of luck")))
     out = synthetic / "failing"
@@ -113,7 +69,7 @@ def test_command_line_override_wins_over_the_suites_per_task_values(capsys):
     (lambda p: Path("/proc/crossdomain-out"), "not writable"),  # not even root can create folders in /proc
 ])
 def test_a_bad_out_folder_is_refused_before_any_training(tmp_path, capsys, make_bad, message, monkeypatch):
-    import crossdomain.units as units
+    import crossdomain.run.units as units
 
     monkeypatch.setattr(units, "run_unit", lambda *a: pytest.fail("a unit started"))
     out = make_bad(tmp_path / "out")
@@ -129,8 +85,8 @@ def test_report_refuses_an_unknown_metric_and_an_empty_folder(tmp_path, capsys):
 
 
 def test_report_skips_a_stray_file_in_units_with_a_warning(tmp_path):
-    from tests.test_report import write_unit
     from crossdomain.report import write_report
+    from tests.test_report import write_unit
 
     units = tmp_path / "run" / "units"
     units.mkdir(parents=True)
@@ -174,7 +130,7 @@ def test_binary_and_non_utf8_files_are_named_with_line_and_byte(tmp_path, conten
 
 def test_split_ratios_of_the_wrong_length_name_the_file(tmp_path):
     from crossdomain.config import ConfigError
-    from crossdomain.tasks import load_task_file
+    from crossdomain.data.tasks import load_task_file
 
     path = write_task(tmp_path, "dna/odd", """
 name: dna/odd
@@ -196,8 +152,8 @@ split: {kind: stratified, ratios: [0.8, 0.2]}
 
 
 def test_a_class_too_small_to_split_is_named(tmp_path, monkeypatch):
-    from crossdomain.data import prepare_task
-    from crossdomain.tasks import get_task
+    from crossdomain.data.prepare import prepare_task
+    from crossdomain.data.tasks import get_task
 
     root = motif_task(tmp_path)
     data = root / "mirror" / "motif.fa"
@@ -216,8 +172,8 @@ def test_a_class_too_small_to_split_is_named(tmp_path, monkeypatch):
 
 
 def test_ids_seen_with_two_sequences_are_counted_and_dropped(synthetic):
-    from crossdomain.data import prepare_task
-    from crossdomain.tasks import get_task
+    from crossdomain.data.prepare import prepare_task
+    from crossdomain.data.tasks import get_task
 
     data = synthetic / "mirror" / "motif.fa"
     data.write_text(data.read_text() + ">s0 no\nACACACACACACACACACACACAC\n")
@@ -247,8 +203,8 @@ def test_an_explicit_data_dir_must_exist(capsys):
 
 
 def test_a_corrupt_copy_in_an_explicit_data_dir_is_an_error_naming_both_checksums(synthetic, tmp_path):
-    from crossdomain.sources import SourceError, resolve_source
-    from crossdomain.tasks import get_task
+    from crossdomain.data.sources import SourceError, resolve_source
+    from crossdomain.data.tasks import get_task
 
     explicit = tmp_path / "explicit"
     (explicit).mkdir()
@@ -259,8 +215,8 @@ def test_a_corrupt_copy_in_an_explicit_data_dir_is_an_error_naming_both_checksum
 
 
 def test_a_download_is_announced_verified_confined_and_a_bad_one_deleted(tmp_path, monkeypatch, capsys):
-    import crossdomain.sources as sources
-    from crossdomain.sources import SourceError, SourceSpec, resolve_source
+    import crossdomain.data.sources as sources
+    from crossdomain.data.sources import SourceError, SourceSpec, resolve_source
 
     payload = b">s0 no\nACGT\n"
     served = {"body": payload}
@@ -297,8 +253,8 @@ def test_a_download_is_announced_verified_confined_and_a_bad_one_deleted(tmp_pat
 
 
 def test_records_cache_is_json_and_a_corrupt_one_is_rebuilt(synthetic, monkeypatch):
-    from crossdomain.data import prepare_task
-    from crossdomain.sources import cache_dir
+    from crossdomain.data.prepare import prepare_task
+    from crossdomain.data.sources import cache_dir
 
     monkeypatch.setenv("CROSSDOMAIN_CACHE", str(synthetic / "cache"))
     first = prepare_task("synthetic/motif")
@@ -315,7 +271,7 @@ def test_records_cache_is_json_and_a_corrupt_one_is_rebuilt(synthetic, monkeypat
 def test_the_cache_key_covers_the_adapters_code(tmp_path, monkeypatch):
     from crossdomain.adapters import ADAPTERS
     from crossdomain.adapters.dna import DNAAdapter
-    from crossdomain.data import adapter_code_sha256
+    from crossdomain.data.prepare import adapter_code_sha256
 
     # the edited copy registers itself as "dna" again: in a scratch registry, since a second "dna" is refused
     monkeypatch.setattr(ADAPTERS, "_entries", {k: v for k, v in ADAPTERS._entries.items() if k != "dna"})
@@ -340,7 +296,7 @@ def test_the_cache_key_covers_the_adapters_code(tmp_path, monkeypatch):
 def test_output_files_follow_the_umask(tmp_path):
     from crossdomain.adapters import Record
     from crossdomain.atomic import atomic_write_json
-    from crossdomain.data import write_records_cache
+    from crossdomain.data.prepare import write_records_cache
 
     previous = os.umask(0o022)
     try:
@@ -378,12 +334,14 @@ def test_a_built_wheel_carries_the_task_definitions_and_finds_them(tmp_path):
     wheel = next((tmp_path / "wheel").glob("crossdomain-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     definitions = sorted(n for n in names if n.startswith("crossdomain/task_definitions/") and n.endswith(".yaml"))
-    assert len(definitions) == 6, definitions
+    shipped = sorted(f"crossdomain/task_definitions/{p.relative_to(REPO / 'datasets').as_posix()}"
+                     for p in (REPO / "datasets").glob("*/*.yaml"))
+    assert definitions == shipped and len(shipped) >= 10, definitions
     modules = {p.relative_to(REPO).as_posix() for p in (REPO / "crossdomain").rglob("*.py")}
     assert modules <= set(names), sorted(modules - set(names))  # every subpackage is listed in pyproject.toml
     target = tmp_path / "installed"
     zipfile.ZipFile(wheel).extractall(target)  # what a non-editable install puts on sys.path
-    code = "from crossdomain.tasks import available_tasks; print(sorted(available_tasks()))"
+    code = "from crossdomain.data.tasks import available_tasks; print(sorted(available_tasks()))"
     result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(target)},
                             capture_output=True, text=True, cwd=tmp_path)
     assert "dna/splice" in result.stdout and "music/region" in result.stdout, result.stderr
@@ -399,7 +357,7 @@ def test_no_progress_silences_every_bar(synthetic, capfd):
 
 def test_peak_memory_is_measured_per_unit():
     """A unit after a memory-hungry one reports its own peak, not the process's high-water mark so far."""
-    from crossdomain.units import peak_memory_mb, reset_peak_memory
+    from crossdomain.run.units import peak_memory_mb, reset_peak_memory
 
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs Linux /proc")
@@ -413,8 +371,8 @@ def test_peak_memory_is_measured_per_unit():
 
 
 def test_figure_titles_fit_inside_their_figures(tmp_path):
-    from tests.test_report import write_unit
     from crossdomain.report import figures, stats
+    from tests.test_report import write_unit
 
     units = tmp_path / "run" / "units"
     units.mkdir(parents=True)

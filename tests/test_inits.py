@@ -5,8 +5,8 @@ import torch
 from crossdomain.config import ConfigError
 from crossdomain.inits import INITS, InitContext, parse_init
 from crossdomain.inits.base import body_parameters, layer_index
-from crossdomain.models import resolve_model
 from crossdomain.registry import UnknownNameError
+from crossdomain.training.models import resolve_model
 
 
 def build(spec, seed=0, num_labels=3):
@@ -79,7 +79,7 @@ def test_pretrained_layers_below_k_from_the_checkpoint_above_from_the_random_arm
         assert torch.equal(value.detach(), reference), name
     assert {0, 1} <= layers_seen
     with pytest.raises(ValueError, match=r"k=5 but the model has 2 layers"):
-        from crossdomain.models import model_config
+        from crossdomain.training.models import model_config
 
         parse_init("pretrained-layers:k=5").check(model_config(resolve_model("tiny")))
 
@@ -99,7 +99,7 @@ def test_frozen_body_stays_bit_identical_while_trainable_parameters_move(tmp_pat
     from transformers import Trainer
 
     from crossdomain.config import TrainConfig
-    from crossdomain.trainer import PadCollator, SequenceDataset, training_arguments
+    from crossdomain.training.trainer import PadCollator, SequenceDataset, training_arguments
     from tests.test_trainer import toy_split
 
     model = build("frozen:base=random", num_labels=2)

@@ -3,8 +3,8 @@ import re
 import pytest
 import torch
 
-from crossdomain.mapping import MAPPINGS, build_mapping, candidate_tokens, encode, truncate
-from crossdomain.models import fresh_classifier, load_tokenizer, pretrained_classifier, prune_vocabulary, resolve_model
+from crossdomain.training.mapping import MAPPINGS, build_mapping, candidate_tokens, encode, truncate
+from crossdomain.training.models import fresh_classifier, load_tokenizer, pretrained_classifier, prune_vocabulary, resolve_model
 
 PROTEIN = list("ACDEFGHIKLMNPQRSTVWYXBZUO")
 
@@ -96,7 +96,7 @@ def test_random_head_is_reproducible_after_seeding():
 
 
 def test_missing_model_error_says_what_was_tried():
-    from crossdomain.models import ModelNotFoundError
+    from crossdomain.training.models import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match=r"tried alias table .*'/nonexistent/model'"):
         load_tokenizer(resolve_model("/nonexistent/model"))

@@ -74,9 +74,9 @@ def test_a_plugin_with_a_built_in_name_is_ignored_with_a_warning_naming_both(mon
 def test_every_built_in_of_every_registry_loads_and_has_its_base_class():
     from crossdomain.baselines import BASELINES
     from crossdomain.executors import EXECUTORS
-    from crossdomain.hooks import HOOKS
     from crossdomain.inits import INITS
-    from crossdomain.mapping import MAPPINGS
+    from crossdomain.training.hooks import HOOKS
+    from crossdomain.training.mapping import MAPPINGS
 
     for registry in (ADAPTERS, BASELINES, EXECUTORS, HOOKS, INITS, MAPPINGS):
         for name in registry.names():

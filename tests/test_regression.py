@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import write_task
-from crossdomain import runner
 from crossdomain.config import ConfigError, SuiteConfig, TrainConfig
+from crossdomain.run import grid as runner
+from tests.conftest import write_task
 
 BASES = "ACGT"
 
@@ -53,7 +53,7 @@ split: {split}
 @pytest.fixture
 def synthetic_task(tmp_path, monkeypatch):
     """dna/count-a: 500 sequences, the file's own 300/100/100 split, in a task folder of its own."""
-    from crossdomain.tasks import get_task
+    from crossdomain.data.tasks import get_task
 
     sha = write_table(tmp_path / "mirror" / "synthetic" / "count-a.csv", synthetic_rows(500))
     write_task(tmp_path / "tasks", "dna/count-a", task_body("dna/count-a", sha))
@@ -104,7 +104,7 @@ def test_vectorised_regression_resamples_agree_with_scipy_and_sklearn():
     ("primary_metric: mcc", "primary_metric 'mcc' is not a regression metric; expected one of spearman"),
 ])
 def test_a_classification_option_on_a_regression_task_is_refused_naming_the_key(tmp_path, extra, expected):
-    from crossdomain.tasks import load_task_file
+    from crossdomain.data.tasks import load_task_file
 
     path = write_task(tmp_path, "dna/bad", task_body("dna/bad", "0" * 64, extra))
     with pytest.raises(ConfigError, match=expected) as caught:
@@ -113,7 +113,7 @@ def test_a_classification_option_on_a_regression_task_is_refused_naming_the_key(
 
 
 def test_a_stratified_split_on_a_regression_task_is_refused(tmp_path):
-    from crossdomain.tasks import load_task_file
+    from crossdomain.data.tasks import load_task_file
 
     path = write_task(tmp_path, "dna/bad", task_body("dna/bad", "0" * 64, split="{kind: stratified}"))
     with pytest.raises(ConfigError, match="stratifies by class, which a regression task has not; use random"):
@@ -121,7 +121,7 @@ def test_a_stratified_split_on_a_regression_task_is_refused(tmp_path):
 
 
 def test_a_classification_task_without_labels_is_refused(tmp_path):
-    from crossdomain.tasks import load_task_file
+    from crossdomain.data.tasks import load_task_file
 
     body = task_body("dna/bad", "0" * 64).replace("type: regression\n", "")
     with pytest.raises(ConfigError, match="labels: a classification task declares its labels"):
@@ -131,8 +131,8 @@ def test_a_classification_task_without_labels_is_refused(tmp_path):
 @pytest.mark.parametrize("target, found", [("high", "found 'high'"), ("", "found nothing"), ("nan", "found 'nan'")])
 def test_a_non_numeric_or_missing_target_names_the_file_and_line(tmp_path, monkeypatch, target, found):
     from crossdomain.adapters import AdapterError
-    from crossdomain.data import prepare_task
-    from crossdomain.tasks import get_task
+    from crossdomain.data.prepare import prepare_task
+    from crossdomain.data.tasks import get_task
 
     rows = synthetic_rows(20)
     rows[6]["y"] = target
@@ -166,7 +166,7 @@ def test_a_missing_column_and_an_unknown_split_value_are_named(tmp_path):
 
 
 def test_the_predefined_split_is_the_files_own_assignment(synthetic_task):
-    from crossdomain.data import prepare_task
+    from crossdomain.data.prepare import prepare_task
 
     name, mirror = synthetic_task
     data = prepare_task(name, (mirror,), use_cache=False)
@@ -181,8 +181,8 @@ def test_the_predefined_split_is_the_files_own_assignment(synthetic_task):
 
 def test_a_dev_flag_column_and_a_threshold_assign_dev_and_test_and_dev_is_carved_when_absent(tmp_path):
     from crossdomain.adapters.formats import table_records
-    from crossdomain.splits import make_folds
-    from crossdomain.tasks import SplitPolicy
+    from crossdomain.data.splits import make_folds
+    from crossdomain.data.tasks import SplitPolicy
 
     rows = synthetic_rows(40)
     for index, row in enumerate(rows):
@@ -201,7 +201,7 @@ def test_a_dev_flag_column_and_a_threshold_assign_dev_and_test_and_dev_is_carved
 
 @pytest.mark.mirror
 def test_gb1_and_fluorescence_read_their_published_splits(mirror):
-    from crossdomain.data import prepare_task
+    from crossdomain.data.prepare import prepare_task
 
     gb1 = prepare_task("protein/gb1", (str(mirror),))
     assert gb1.folds[0].sizes() == {"train": 2691, "dev": 299, "test": 5743}
@@ -225,7 +225,7 @@ def regression_suite(tasks: str, **train) -> SuiteConfig:
 
 def test_a_tiny_model_learns_a_synthetic_regression_and_its_record_round_trips(synthetic_task, tmp_path):
     from crossdomain.record import UnitRecord
-    from crossdomain.units import Unit
+    from crossdomain.run.units import Unit
 
     name, mirror = synthetic_task
     out = tmp_path / "run"

@@ -3,10 +3,10 @@ import json
 import math
 
 import matplotlib.image as mpimg
-from matplotlib.collections import PathCollection
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PathCollection
 from scipy import stats as scipy_stats
 
 from crossdomain.record import UnitRecord
@@ -176,7 +176,8 @@ def test_report_files_and_markdown(run_dir):
     assert "smallest two-sided Wilcoxon p attainable is 0.25" in report  # 3 pairs: 2 / 2**3
     assert "+0.110" in (out / "summary.md").read_text()
     per_seed = pd.read_csv(out / "per_seed_dna-splice.csv")
-    assert list(per_seed.columns[-2:]) == ["pretrained", "random"] and len(per_seed) == 4  # seeds 0-3; the failed seed 4 is listed in report.md
+    # seeds 0-3; the failed seed 4 is listed in report.md
+    assert list(per_seed.columns[-2:]) == ["pretrained", "random"] and len(per_seed) == 4
 
 
 def test_figures_are_valid_images_with_the_expected_elements(run_dir):

@@ -4,18 +4,17 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-import crossdomain.runner as runner
-import crossdomain.units as units_module
+import crossdomain.run.grid as runner
+import crossdomain.run.units as units_module
 from crossdomain.cli import main
 from crossdomain.config import TrainConfig, apply_overrides
-from crossdomain.suites import load_suite
-from crossdomain.trainer import resolve_precision
+from crossdomain.run.suites import load_suite
+from crossdomain.training.trainer import resolve_precision
 from tests.conftest import write_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,10 +74,10 @@ labels: [EI, IE, N]
 sources: [{{name: splice.data, path: uci_splice/splice.data, sha256: "{'0' * 64}"}}]
 """)
     monkeypatch.setenv("CROSSDOMAIN_TASKS", str(tasks))
-    from crossdomain.tasks import get_task
+    from crossdomain.data.tasks import get_task
 
     get_task.cache_clear()
-    import crossdomain.sources as sources
+    import crossdomain.data.sources as sources
 
     monkeypatch.setattr(sources, "_download", lambda url, target: (_ for _ in ()).throw(OSError("offline")))
     suite = small_suite(tasks="[dna/broken,dna/splice]", seeds="[0]", inits="[random]")
@@ -116,8 +115,8 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     predictions = pd.read_csv(out / "units" / (record["unit_id"] + ".predictions.csv"))
     assert len(predictions) == 64 and set(predictions["label"]) <= {"EI", "IE", "N"}
     assert (predictions[["p_EI", "p_IE", "p_N"]].sum(axis=1) - 1).abs().max() < 1e-3
-    for name in ("summary.csv", "summary.md", "summary.tex", "report.md", "bars.pdf", "forest_pretrained_vs_random.png", "curves.svg",
-                 "overview.png"):
+    for name in ("summary.csv", "summary.md", "summary.tex", "report.md", "bars.pdf", "forest_pretrained_vs_random.png",
+                 "curves.svg", "overview.png"):
         assert (out / "report" / name).stat().st_size > 0, name
 
 
@@ -313,8 +312,8 @@ def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_
     import numpy as np
     from transformers import AutoModelForSequenceClassification
 
-    from crossdomain import pipeline
-    from crossdomain.trainer import predict_probabilities
+    from crossdomain.training import stages as pipeline
+    from crossdomain.training.trainer import predict_probabilities
 
     suite = apply_overrides(small_suite(seeds="[0]", inits="[pretrained]"), ["hooks=[save-model]"])
     out = tmp_path / "run"

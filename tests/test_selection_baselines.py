@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crossdomain import runner, selection
-from crossdomain import units as units_module
 from crossdomain.baselines import BASELINES, SymbolSplit
 from crossdomain.config import apply_overrides
 from crossdomain.record import UnitRecord
 from crossdomain.report import stats
-from crossdomain.suites import load_suite
+from crossdomain.run import grid as runner
+from crossdomain.run import selection
+from crossdomain.run import units as units_module
+from crossdomain.run.suites import load_suite
 
 
 def fake_record(unit_id, curve_devs, status="ok"):
@@ -109,7 +110,8 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
         assert all(r.selection["selection_units"] == list(chosen["units"].values()) for r in main)
         assert sum(r.roles == ["selection", "main"] for r in main) == 1  # seed 0 at the chosen lr ran once
     baseline_items = [pd.read_csv(r.predictions_path)["id"].tolist() for r in records.values() if r.unit.get("baseline")]
-    arm_items = pd.read_csv(next(r for r in records.values() if "main" in r.roles and r.unit.get("init")).predictions_path)["id"].tolist()
+    arm_unit = next(r for r in records.values() if "main" in r.roles and r.unit.get("init"))
+    arm_items = pd.read_csv(arm_unit.predictions_path)["id"].tolist()
     assert baseline_items and all(items == arm_items for items in baseline_items)  # exactly the same test items
 
     executed = []
@@ -129,7 +131,7 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
 
 
 def test_a_baseline_version_enters_the_id_from_2_on_and_an_older_version_is_not_re_run(tmp_path):
-    from crossdomain.units import Unit, run_unit
+    from crossdomain.run.units import Unit, run_unit
 
     suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "baselines=[majority,kmer-logreg]"])
     majority, kmer = runner.baseline_units(suite)

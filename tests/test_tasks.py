@@ -5,9 +5,9 @@ import shutil
 import pytest
 
 from crossdomain.adapters import AdapterError
-from crossdomain.data import prepare_task
-from crossdomain.sources import SourceError
-from crossdomain.tasks import available_tasks, get_task, load_task_file
+from crossdomain.data.prepare import prepare_task
+from crossdomain.data.sources import SourceError
+from crossdomain.data.tasks import available_tasks, get_task, load_task_file
 from tests.conftest import write_task
 
 SPLICE_SHA = "ebbae10c85d3c285e2a2489a37e42bc2ee8d91d15005e391a9962fa3389a114f"
@@ -80,7 +80,7 @@ def test_checksum_mismatch_names_task_file_and_places(tmp_path, monkeypatch):
 
 
 def test_corrupted_real_mirror_copy_is_refused(tmp_path, mirror, monkeypatch):
-    import crossdomain.sources as sources
+    import crossdomain.data.sources as sources
 
     copy = tmp_path / "corrupt" / "uci_splice" / "splice.data"
     copy.parent.mkdir(parents=True)
@@ -96,7 +96,7 @@ def test_corrupted_real_mirror_copy_is_refused(tmp_path, mirror, monkeypatch):
 
 
 def test_missing_file_lists_every_place(tmp_path, monkeypatch):
-    import crossdomain.sources as sources
+    import crossdomain.data.sources as sources
 
     monkeypatch.setattr(sources, "mirror_dirs", lambda extra=(): [(tmp_path / "empty", False)])
     spec = get_task("dna/splice").sources[0]
@@ -109,8 +109,8 @@ def test_missing_file_lists_every_place(tmp_path, monkeypatch):
 
 
 def test_group_split_keeps_pieces_together_and_is_deterministic():
-    from crossdomain.splits import make_folds
-    from crossdomain.tasks import SplitPolicy
+    from crossdomain.data.splits import make_folds
+    from crossdomain.data.tasks import SplitPolicy
 
     labels = [i % 2 for i in range(200)]
     groups = [f"piece{i // 5}" for i in range(200)]
@@ -123,8 +123,8 @@ def test_group_split_keeps_pieces_together_and_is_deterministic():
 
 
 def test_kfold_test_parts_cover_every_row_once_per_repeat():
-    from crossdomain.splits import make_folds
-    from crossdomain.tasks import SplitPolicy
+    from crossdomain.data.splits import make_folds
+    from crossdomain.data.tasks import SplitPolicy
 
     labels = [i % 2 for i in range(50)]
     folds = make_folds(SplitPolicy(kind="kfold", folds=5, repeats=2, seed=0), labels, [str(i) for i in range(50)])

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from crossdomain.config import TrainConfig
-from crossdomain.models import fresh_classifier, resolve_model
-from crossdomain.trainer import (EncodedSplit, PadCollator, cpu_has_native_bf16, predict_probabilities,
-                                 train_and_evaluate)
+from crossdomain.training.models import fresh_classifier, resolve_model
+from crossdomain.training.trainer import EncodedSplit, PadCollator, cpu_has_native_bf16, predict_probabilities, train_and_evaluate
 
 
 def toy_split(n, seed, vocabulary=(2000, 2001, 2002, 2003, 3000, 3001, 3002, 3003)):

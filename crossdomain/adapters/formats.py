@@ -39,7 +39,8 @@ def comma_rows(path: Path, n_fields: int, skip_header: bool = False) -> Iterator
         fields = [f.strip() for f in line.rstrip("\n").split(",")]
         origin = f"{path}:{line_no}"
         if len(fields) != n_fields:
-            raise AdapterError(f"{origin}: expected {n_fields} comma-separated fields, found {len(fields)}: {line.strip()[:80]!r}")
+            raise AdapterError(f"{origin}: expected {n_fields} comma-separated fields, found {len(fields)}: "
+                               f"{line.strip()[:80]!r}")
         yield origin, fields
 
 

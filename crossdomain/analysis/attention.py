@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crossdomain.analysis.base import DOMINANT_THRESHOLD, PATTERNS, dominant_patterns
 from crossdomain.analysis.context import AnalysisContext, AnalysisResult
+from crossdomain.analysis.representations import DOMINANT_THRESHOLD, PATTERNS, dominant_patterns
 
 SHOWN = ("previous", "next", "self", "same_symbol", "cls", "sep")
 

@@ -22,14 +22,14 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(cross / norm) if norm > 0 else float("nan")
 
 
-def _unbiased_hsic(k: np.ndarray, l: np.ndarray) -> float:
+def _unbiased_hsic(k: np.ndarray, m: np.ndarray) -> float:
     n = k.shape[0]
-    k, l = k.copy(), l.copy()
+    k, m = k.copy(), m.copy()
     np.fill_diagonal(k, 0)
-    np.fill_diagonal(l, 0)
+    np.fill_diagonal(m, 0)
     ones = np.ones(n)
-    term = np.trace(k @ l) + (ones @ k @ ones) * (ones @ l @ ones) / ((n - 1) * (n - 2)) \
-        - 2 / (n - 2) * (ones @ k @ l @ ones)
+    term = np.trace(k @ m) + (ones @ k @ ones) * (ones @ m @ ones) / ((n - 1) * (n - 2)) \
+        - 2 / (n - 2) * (ones @ k @ m @ ones)
     return float(term / (n * (n - 3)))
 
 
@@ -37,6 +37,6 @@ def debiased_linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     x, y = _center(x), _center(y)
     if x.shape[0] < 4:
         return float("nan")
-    k, l = x @ x.T, y @ y.T
-    denominator = np.sqrt(_unbiased_hsic(k, k) * _unbiased_hsic(l, l))
-    return float(_unbiased_hsic(k, l) / denominator) if denominator > 0 else float("nan")
+    k, m = x @ x.T, y @ y.T
+    denominator = np.sqrt(_unbiased_hsic(k, k) * _unbiased_hsic(m, m))
+    return float(_unbiased_hsic(k, m) / denominator) if denominator > 0 else float("nan")

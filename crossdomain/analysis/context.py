@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crossdomain.analysis.base import Representations, UnitModel, load_state, represent
+from crossdomain.analysis.representations import Representations, UnitModel, load_state, represent
 
 
 def symbol_vectors(unit_model: UnitModel) -> dict:
@@ -65,7 +65,7 @@ class AnalysisContext:
         units); what analyses need from it later (representations, symbol embeddings) is cached, small."""
         key = (record.unit_id, state)
         if self._current_model is None or self._current_model[0] != key:
-            from crossdomain.units import Unit
+            from crossdomain.run.units import Unit
 
             self._current_model = None  # release the previous model before the next one is built
             loaded = load_state(Unit.from_record(record, self.data_dirs), record, state)

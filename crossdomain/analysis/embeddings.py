@@ -31,7 +31,7 @@ class Embeddings:
 
     def run(self, context: AnalysisContext) -> AnalysisResult:
         from crossdomain.adapters import ADAPTERS
-        from crossdomain.tasks import get_task
+        from crossdomain.data.tasks import get_task
 
         rows, skipped = [], set()
         for record in context.records:

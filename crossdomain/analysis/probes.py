@@ -68,7 +68,8 @@ class Probes:
         return {"probes": figure}, {"probes": (
             "Linear-probe test score per layer (0 = embedding output) on mean-pooled states, one unit per task and "
             f"arm; metric per task: {metrics}. A logistic regression per layer, trained on a seeded sample of the "
-            "unit's train split and scored on a sample of its test split (sizes in the notes); one probe per point, so no interval. Dashed: the "
+            "unit's train split and scored on a sample of its test split (sizes in the notes); one probe per point, "
+            "so no interval. Dashed: the "
             "arm's initial weights (before fine-tuning); solid: after. Arms whose lines coincide are drawn once "
             "and named together under the legend.")}
 

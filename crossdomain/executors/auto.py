@@ -20,7 +20,8 @@ def memory_gb() -> float:
 
 
 class Auto(Executor):
-    """Default. CPU: one single-thread worker per core (bf16 scales better so than threads); 1 GPU: in-process; several GPUs: one worker each."""
+    """Default. CPU: one single-thread worker per core (bf16 scales better so than threads); 1 GPU: in-process;
+    several GPUs: one worker each."""
 
     name = "auto"
 

@@ -38,7 +38,7 @@ def _start_worker(gpus) -> None:
 
 
 def _run_one(unit, out_dir) -> str | None:
-    from crossdomain.units import claim_and_run
+    from crossdomain.run.units import claim_and_run
 
     record = claim_and_run(unit, out_dir)
     return str(record.path) if record is not None else None
@@ -46,7 +46,7 @@ def _run_one(unit, out_dir) -> str | None:
 
 def warm_data_caches(units) -> None:
     """Prepare each task once here, so workers read the records cache instead of all parsing the same scores."""
-    from crossdomain.data import prepare_task_cached
+    from crossdomain.data.prepare import prepare_task_cached
 
     for task, data_dirs in dict.fromkeys((u.task, tuple(u.data_dirs)) for u in units):
         try:

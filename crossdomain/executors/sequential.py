@@ -10,7 +10,7 @@ class Sequential(Executor):
     name = "sequential"
 
     def run(self, units, out_dir, on_record) -> None:
-        from crossdomain.units import claim_and_run
+        from crossdomain.run.units import claim_and_run
 
         for unit in units:
             record = claim_and_run(unit, out_dir)

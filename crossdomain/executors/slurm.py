@@ -14,7 +14,7 @@ class UnitJob:
         self.unit, self.out_dir = unit, out_dir
 
     def __call__(self) -> str | None:
-        from crossdomain.units import claim_and_run
+        from crossdomain.run.units import claim_and_run
 
         record = claim_and_run(self.unit, Path(self.out_dir))
         return str(record.path) if record is not None else None
@@ -27,7 +27,7 @@ class UnitJob:
         """
         import submitit
 
-        from crossdomain.claims import claim_path, owned_by_this_process, release
+        from crossdomain.run.claims import claim_path, owned_by_this_process, release
 
         claim = claim_path(Path(self.out_dir) / "units", self.unit.unit_id)
         if owned_by_this_process(claim):

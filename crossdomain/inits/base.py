@@ -23,20 +23,20 @@ class InitError(ValueError):
 class InitContext:
     """What an arm may use: the model source, the number of labels and the unit seed."""
 
-    source: Any  # crossdomain.models.ModelSource
+    source: Any  # crossdomain.training.models.ModelSource
     num_labels: int
     seed: int
 
     def pretrained(self):
         """The checkpoint's weights with a new classification head (seeded: the head is reproducible)."""
-        from crossdomain.models import pretrained_classifier
+        from crossdomain.training.models import pretrained_classifier
 
         self._seed_everything()
         return pretrained_classifier(self.source, self.num_labels)
 
     def fresh(self):
         """The same architecture with the library's fresh initialisation (what the ``random`` arm is)."""
-        from crossdomain.models import fresh_classifier
+        from crossdomain.training.models import fresh_classifier
 
         self._seed_everything()
         return fresh_classifier(self.source, self.num_labels)

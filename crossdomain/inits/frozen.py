@@ -10,7 +10,8 @@ TRAINABLE_IN_BODY = ("LayerNorm", "layer_norm", "position_embeddings", "word_emb
 
 @dataclass
 class Frozen(InitArm):
-    """The base arm with the transformer body frozen; layer norms, position embeddings, mapped token rows and the classifier train (FPT)."""
+    """The base arm with the transformer body frozen; layer norms, position embeddings, mapped token rows and the
+    classifier train (FPT)."""
 
     name = "frozen"
     base: str = "pretrained"

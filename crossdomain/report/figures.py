@@ -38,6 +38,7 @@ from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, sav
     wrap,
 )
 
+
 def metric_of(frame: pd.DataFrame, task: str) -> str:
     rows = frame[frame["task"] == task]
     return str(rows["metric"].iloc[0]) if len(rows) and "metric" in rows else "score"

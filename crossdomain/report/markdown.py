@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM
-from crossdomain.report import ReportData, aggregate, contrast_figure_name, convergence, describe_run, speedup, stats
-from crossdomain.report import tables
+from crossdomain.report import aggregate, convergence, speedup, stats, tables
+from crossdomain.report.build import ReportData, contrast_figure_name, describe_run
 from crossdomain.report.captions import figure_lines as caption_lines
 from crossdomain.report.style import BASELINE_STYLES, N_TOO_SMALL, TOO_FEW_RUNS
 

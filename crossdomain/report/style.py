@@ -30,7 +30,8 @@ ARM_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "p", "h", "<", ">", "*"]
 BASELINE_STYLES = {"majority": {"color": "#666666", "linestyle": "--"}, "kmer-logreg": {"color": "black", "linestyle": ":"},
                    "mean": {"color": "#666666", "linestyle": "--"}, "kmer-ridge": {"color": "black", "linestyle": ":"},
                    "onehot-ridge": {"color": "#333333", "linestyle": "-."}}
-OTHER_BASELINE_STYLES = [{"color": "#999999", "linestyle": (0, (5, 1))}, {"color": "#333333", "linestyle": (0, (3, 1, 1, 1, 1, 1))}]
+OTHER_BASELINE_STYLES = [{"color": "#999999", "linestyle": (0, (5, 1))},
+                         {"color": "#333333", "linestyle": (0, (3, 1, 1, 1, 1, 1))}]
 SEED_DOT = {"s": 7, "color": "black", "edgecolors": "white", "linewidths": 0.3, "zorder": 3}
 
 # what an interval is, said the same way in every figure, caption and table

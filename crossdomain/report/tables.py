@@ -176,7 +176,8 @@ def to_latex(summary: pd.DataFrame, arms_order: list[str], primary: pd.DataFrame
         by_arm = group.set_index("arm")
         of_task = baselines[baselines["task"] == task] if names else pd.DataFrame(columns=["baseline", "mean"])
         best = best_shown([*group["mean"], *of_task["mean"]], higher_is_better(group["metric"].iloc[0]))
-        bold = (lambda text, mean: rf"\textbf{{{text}}}" if best is not None and round(mean, 3) == best else text)
+        def bold(text, mean, best=best):
+            return rf"\textbf{{{text}}}" if best is not None and round(mean, 3) == best else text
         cells = []
         for arm in arms_order:
             if arm not in by_arm.index:

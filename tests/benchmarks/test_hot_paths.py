@@ -5,9 +5,9 @@
 import pytest
 
 from crossdomain.adapters import ADAPTERS
-from crossdomain.data import prepare_task
-from crossdomain.mapping import build_mapping, encode
-from crossdomain.trainer import PadCollator
+from crossdomain.data.prepare import prepare_task
+from crossdomain.training.mapping import build_mapping, encode
+from crossdomain.training.trainer import PadCollator
 
 
 @pytest.fixture(scope="module")

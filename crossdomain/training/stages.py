@@ -8,9 +8,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossdomain.data import TaskData, prepare_task_cached
-from crossdomain.mapping import TokenMapping, build_mapping, encode
-from crossdomain.trainer import EncodedSplit, TrainOutcome
+from crossdomain.data.prepare import TaskData, prepare_task_cached
+from crossdomain.training.mapping import TokenMapping, build_mapping, encode
+from crossdomain.training.trainer import EncodedSplit, TrainOutcome
 
 
 @dataclass
@@ -20,7 +20,7 @@ class PreparedData:
     data: TaskData
     fold_index: int
     tokenizer: object
-    source: object  # crossdomain.models.ModelSource
+    source: object  # crossdomain.training.models.ModelSource
     mapping: TokenMapping
     splits: dict[str, EncodedSplit]  # train / dev / test, ids of the model's full vocabulary
     pad_id: int
@@ -122,7 +122,7 @@ class TargetScaling:
 
 
 def prepare(unit) -> PreparedData:
-    from crossdomain.models import load_tokenizer, resolve_model
+    from crossdomain.training.models import load_tokenizer, resolve_model
 
     cfg = unit.train
     data, index_sets = select_items(unit)
@@ -143,7 +143,7 @@ def build_init(unit, prepared: PreparedData) -> BuiltModel:
     """Build the arm's model (seeded from the unit seed), prune the vocabulary, apply the arm's freezing."""
     from crossdomain.inits import InitContext, parse_init
     from crossdomain.inits.base import parameter_counts
-    from crossdomain.models import prune_vocabulary
+    from crossdomain.training.models import prune_vocabulary
 
     arm = parse_init(unit.init)
     result = arm.build(InitContext(prepared.source, prepared.data.task.num_outputs, unit.seed))
@@ -168,7 +168,7 @@ def remap_split(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
 
 
 def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> TrainOutcome:
-    from crossdomain.trainer import train_and_evaluate
+    from crossdomain.training.trainer import train_and_evaluate
 
     return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
                               unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir,
@@ -177,7 +177,7 @@ def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> Tra
 
 def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:
     """Each post-training hook may leave files in ``artifact_dir`` (``units/<unit_id>/``); returns what they did."""
-    from crossdomain.hooks import HOOKS, HookContext
+    from crossdomain.training.hooks import HOOKS, HookContext
 
     done = {}
     for name in unit.hooks:
@@ -210,7 +210,7 @@ def scored(metrics: dict, primary_metric: str) -> dict:
 def execute_baseline(unit) -> UnitResult:
     """A baseline unit: the same items as the arms' units, symbols truncated to the same length."""
     from crossdomain.baselines import BASELINES, SymbolSplit
-    from crossdomain.mapping import truncate
+    from crossdomain.training.mapping import truncate
 
     data, index_sets = select_items(unit)
     task = data.task

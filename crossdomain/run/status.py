@@ -12,9 +12,9 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from crossdomain.claims import live_claims
 from crossdomain.config import ConfigError
 from crossdomain.record import load_records
+from crossdomain.run.claims import live_claims
 
 PHASES = ("baseline", "selection", "main")
 STATES = ("done", "failed", "running", "pending")
@@ -67,7 +67,7 @@ def run_status(run_dir: Path) -> str:
     loaded = load_records(Path(run_dir) / "units", on_error=errors.append)
     records = {r.unit_id: r for r in loaded}
     claims = live_claims(Path(run_dir) / "units")
-    from crossdomain.runner import ResultsTable
+    from crossdomain.run.grid import ResultsTable
 
     ResultsTable(Path(run_dir), (loaded, errors)).write()
     entries = planned_units(plan, records)

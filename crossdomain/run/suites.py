@@ -6,10 +6,10 @@ from pathlib import Path
 import yaml
 
 from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, build
+from crossdomain.data.tasks import get_task
 from crossdomain.registry import UnknownNameError, did_you_mean
-from crossdomain.tasks import get_task
 
-BUILTIN_SUITE_DIR = Path(__file__).parent / "suites"
+BUILTIN_SUITE_DIR = Path(__file__).resolve().parents[1] / "suites"
 
 
 def available_suites() -> dict[str, Path]:
@@ -21,7 +21,8 @@ def load_suite(name: str) -> SuiteConfig:
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):
         suites = available_suites()
         if name not in suites:
-            raise UnknownNameError(f"Unknown suite {name!r}.{did_you_mean(name, list(suites))} (or give a path to a suite YAML file)")
+            raise UnknownNameError(f"Unknown suite {name!r}.{did_you_mean(name, list(suites))} "
+                                   "(or give a path to a suite YAML file)")
         path = suites[name]
     with open(path, encoding="utf-8") as handle:
         try:
@@ -77,9 +78,9 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     every arm checks its parameters against the model's config.
     """
     from crossdomain.baselines import BASELINES
-    from crossdomain.hooks import HOOKS
     from crossdomain.inits import parse_init
-    from crossdomain.mapping import MAPPINGS
+    from crossdomain.training.hooks import HOOKS
+    from crossdomain.training.mapping import MAPPINGS
 
     where = f"suite {suite.name!r}"
     for task in suite.tasks:
@@ -94,9 +95,11 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
             raise ConfigError(f"{where}: folds {beyond} do not exist for {task!r} (it has folds 0..{count - 1})")
     for task in suite.task_train:
         if task not in suite.tasks:
-            raise ConfigError(f"{where}: task_train names {task!r}, which is not one of its tasks.{did_you_mean(task, suite.tasks)}")
+            raise ConfigError(f"{where}: task_train names {task!r}, which is not one of its tasks."
+                              f"{did_you_mean(task, suite.tasks)}")
     for task in suite.tasks:
-        validate_train(suite.train_for(task), f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}")
+        where_train = f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}"
+        validate_train(suite.train_for(task), where_train)
     if not suite.inits:
         raise ConfigError(f"{where}: inits is empty; give at least one init arm")
     arms = [parse_init(spec) for spec in suite.inits]
@@ -107,7 +110,8 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
             raise ConfigError(f"{where}: contrasts: each contrast is [treatment, control], got {pair!r}")
         for spec in pair:
             if parse_init(spec).spec not in specs:
-                raise ConfigError(f"{where}: contrast {pair!r} names arm {spec!r}, which is not in inits.{did_you_mean(spec, specs)}")
+                raise ConfigError(f"{where}: contrast {pair!r} names arm {spec!r}, which is not in inits."
+                                  f"{did_you_mean(spec, specs)}")
         if parse_init(pair[0]).spec == parse_init(pair[1]).spec:
             raise ConfigError(f"{where}: contrast {pair!r} compares an arm with itself")
     MAPPINGS.get(suite.mapping)
@@ -118,7 +122,8 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     _unique(suite.baselines, f"{where}: baselines")
     for task in suite.task_lr_grid:
         if task not in suite.tasks:
-            raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks.{did_you_mean(task, suite.tasks)}")
+            raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks."
+                              f"{did_you_mean(task, suite.tasks)}")
     for task in suite.tasks:
         grid = suite.lr_grid_for(task)
         if any(lr <= 0 for lr in grid):
@@ -137,7 +142,7 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
 
 
 def check_model_and_arms(suite: SuiteConfig, arms) -> None:
-    from crossdomain.models import check_model
+    from crossdomain.training.models import check_model
 
     config = check_model(suite.model)
     positions = getattr(config, "max_position_embeddings", None)

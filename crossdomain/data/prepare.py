@@ -22,9 +22,17 @@ from pathlib import Path
 
 from crossdomain.adapters import ADAPTERS, AdapterError, Record
 from crossdomain.atomic import publish
-from crossdomain.sources import ResolvedSource, cache_dir, resolve_source
-from crossdomain.splits import Fold, make_folds
-from crossdomain.tasks import TaskDefinition, get_task
+from crossdomain.data.sources import (
+    ResolvedSource,
+    cache_dir,
+    candidate_roots,
+    mirror_dirs,
+    resolve_source,
+    select_files,
+    source_sha256,
+)
+from crossdomain.data.splits import Fold, make_folds
+from crossdomain.data.tasks import TaskDefinition, get_task
 
 
 @dataclass
@@ -277,3 +285,19 @@ def label_summary(task: TaskDefinition, label_ids: list) -> dict:
 def prepare_task_cached(name: str, data_dirs: tuple[str, ...] = ()) -> TaskData:
     """One preparation per process and task: the runner reuses it across all units."""
     return prepare_task(name, data_dirs)
+
+
+def found_checksums(tasks: list[str], extra_dirs: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """(task, source, sha256 as found, expected, where) for each source of each task: the values a definition needs."""
+    rows = [("task", "source", "sha256", "declared", "where")]
+    for name in tasks:
+        for spec in get_task(name).sources:
+            for label, root, _ in candidate_roots(spec, mirror_dirs(extra_dirs)):
+                files = select_files(root, spec.include) if root is not None else []
+                if files:
+                    digest = source_sha256(root, files)
+                    rows.append((name, spec.name, digest, "matches" if digest == spec.sha256 else spec.sha256, label))
+                    break
+            else:
+                rows.append((name, spec.name, "not found", spec.sha256, "-"))
+    return rows

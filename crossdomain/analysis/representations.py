@@ -48,7 +48,7 @@ def sample_indices(n: int, size: int, seed: int = 0) -> list[int]:
 
 
 def subset(split, indices):
-    from crossdomain.trainer import EncodedSplit
+    from crossdomain.training.trainer import EncodedSplit
 
     return EncodedSplit([split.input_ids[i] for i in indices], [split.labels[i] for i in indices],
                         [split.ids[i] for i in indices])
@@ -56,7 +56,7 @@ def subset(split, indices):
 
 def load_state(unit, record, state: str) -> UnitModel | None:
     """The unit's model before or after fine-tuning; None when 'after' weights were not saved."""
-    from crossdomain import pipeline
+    from crossdomain.training import stages as pipeline
 
     prepared = pipeline.prepare(unit)
     mapping_ids = prepared.mapping.ids()
@@ -81,7 +81,7 @@ def load_state(unit, record, state: str) -> UnitModel | None:
 
 
 def _remap_of(unit, prepared):
-    from crossdomain.models import kept_vocabulary_ids
+    from crossdomain.training.models import kept_vocabulary_ids
 
     keep = kept_vocabulary_ids(unit.train.prune_vocab, prepared)
     return {old: new for new, old in enumerate(keep)} if keep is not None else None
@@ -92,7 +92,7 @@ def represent(unit_model: UnitModel, split_name: str, examples: int, batch_size:
     """Hidden states of every layer (and attention statistics) on a seeded sample of one split."""
     import torch
 
-    from crossdomain.trainer import PadCollator
+    from crossdomain.training.trainer import PadCollator
 
     split = subset(unit_model.splits[split_name], sample_indices(len(unit_model.splits[split_name]), examples))
     model = unit_model.model

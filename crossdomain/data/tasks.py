@@ -15,16 +15,17 @@ from typing import Any
 import yaml
 
 from crossdomain.config import ConfigError, build
+from crossdomain.data.sources import REPO_ROOT, SourceSpec
 from crossdomain.metrics import CLASSIFICATION, DEFAULT_PRIMARY, METRICS, REGRESSION, TASK_TYPES, metric_names
 from crossdomain.registry import UnknownNameError, did_you_mean
-from crossdomain.sources import REPO_ROOT, SourceSpec
+
 
 def builtin_task_dir() -> Path:
     """The repository's datasets/ folder in a checkout; the same files shipped as package data in a wheel."""
     checkout = REPO_ROOT / "datasets"
     if checkout.is_dir():
         return checkout
-    return Path(__file__).resolve().parent / "task_definitions"  # data-only package: no __init__.py
+    return Path(__file__).resolve().parents[1] / "task_definitions"  # data-only package: no __init__.py
 
 
 BUILTIN_TASK_DIR = builtin_task_dir()
@@ -100,7 +101,8 @@ class TaskDefinition:
         from crossdomain.adapters import ADAPTERS
 
         if self.adapter not in ADAPTERS:
-            raise ConfigError(f"{where}: adapter {self.adapter!r} is not registered.{did_you_mean(self.adapter, ADAPTERS.names())}")
+            raise ConfigError(f"{where}: adapter {self.adapter!r} is not registered."
+                              f"{did_you_mean(self.adapter, ADAPTERS.names())}")
         for source in self.sources:
             if source.path and (Path(source.path).is_absolute() or ".." in Path(source.path).parts):
                 raise ConfigError(f"{where}: source {source.name!r}: path {source.path!r} must be relative, without '..' "

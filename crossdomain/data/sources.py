@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SourceError(RuntimeError):
@@ -198,21 +198,3 @@ def resolve_source(task: str, spec: SourceSpec, extra_dirs: tuple[str, ...] = ()
         + "\nSet CROSSDOMAIN_DATA or pass --data-dir to point at a mirror folder holding "
         + (spec.path or spec.package or spec.name)
     )
-
-
-def found_checksums(tasks: list[str], extra_dirs: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """(task, source, sha256 as found, expected, where) for each source of each task: the values a definition needs."""
-    from crossdomain.tasks import get_task
-
-    rows = [("task", "source", "sha256", "declared", "where")]
-    for name in tasks:
-        for spec in get_task(name).sources:
-            for label, root, _ in candidate_roots(spec, mirror_dirs(extra_dirs)):
-                files = select_files(root, spec.include) if root is not None else []
-                if files:
-                    digest = source_sha256(root, files)
-                    rows.append((name, spec.name, digest, "matches" if digest == spec.sha256 else spec.sha256, label))
-                    break
-            else:
-                rows.append((name, spec.name, "not found", spec.sha256, "-"))
-    return rows

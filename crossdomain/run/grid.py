@@ -1,6 +1,6 @@
 """Expand a suite into units and run them: validated first, resumable, failure-isolated, one file per unit.
 
-The whole request is checked before any unit starts (:func:`crossdomain.suites.validate_suite`).
+The whole request is checked before any unit starts (:func:`crossdomain.run.suites.validate_suite`).
 Re-running on the same output folder skips every unit whose result file says ``ok`` (units that
 failed, or whose file is unreadable, are run again). ``results.csv`` is rewritten after each unit
 from rows held in memory, so an interrupted run loses nothing already finished.
@@ -12,13 +12,13 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from crossdomain import provenance
 from crossdomain.atomic import atomic_write_json, atomic_write_text
 from crossdomain.config import SuiteConfig, to_yaml
+from crossdomain.data.tasks import get_task
 from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord, load_records
-from crossdomain.suites import task_folds, validate_suite
-from crossdomain.tasks import get_task
-from crossdomain.units import Unit
+from crossdomain.run import provenance
+from crossdomain.run.suites import task_folds, validate_suite
+from crossdomain.run.units import Unit
 
 
 def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
@@ -174,7 +174,7 @@ def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selecti
 def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, results: ResultsTable, progress: bool,
                           on_unit_done, executor=None) -> tuple[list[Unit], dict]:
     """Run the lr-selection units, then give each main unit its arm's chosen lr."""
-    from crossdomain import selection
+    from crossdomain.run import selection
 
     plan = selection.selection_units(suite, units)
     if not plan:
@@ -190,7 +190,8 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
         if picked is None:
             main.append(unit)
         elif picked.chosen_lr is None:
-            warnings.warn(f"{unit.task} {unit.init}: every lr-selection unit failed; its main units are not run")
+            warnings.warn(f"{unit.task} {unit.init}: every lr-selection unit failed; its main units are not run",
+                          stacklevel=2)
         else:
             main.append(selection.apply(unit, picked, selection_ids))
     for unit in main:  # a main unit that is also a selection unit says so in its file
@@ -203,7 +204,7 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
 
 
 def flatten_selection(plan: dict) -> list[Unit]:
-    """The selection units of a :func:`crossdomain.selection.selection_units` plan, in plan order."""
+    """The selection units of a :func:`crossdomain.run.selection.selection_units` plan, in plan order."""
     return [unit for by_lr in plan.values() for group in by_lr.values() for unit in group]
 
 
@@ -222,8 +223,8 @@ def prepare_output_dir(out_dir: Path) -> None:
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
               on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
-    from crossdomain import selection
-    from crossdomain.sources import check_data_dirs
+    from crossdomain.data.sources import check_data_dirs
+    from crossdomain.run import selection
 
     validate_suite(suite, check_resources=True)
     check_data_dirs(data_dirs)
@@ -246,7 +247,7 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
 def plan_dry_run(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...], executor) -> None:
     """What the first submission would be (baselines and lr selection first; main units follow the selection)."""
     validate_suite(suite, check_resources=True)
-    from crossdomain import selection
+    from crossdomain.run import selection
 
     units = expand_units(suite, data_dirs)
     first = baseline_units(suite, data_dirs) + flatten_selection(selection.selection_units(suite, units))

@@ -2,7 +2,7 @@
 
 A hook is a small class with ``after_training(context) -> dict``; the dict is recorded under
 ``artifacts`` in the unit file. Built-ins load lazily; third-party hooks register through the
-entry-point group ``crossdomain.hooks``. A suite lists its hooks (``hooks: [save-model]``); hooks
+entry-point group ``crossdomain.training.hooks``. A suite lists its hooks (``hooks: [save-model]``); hooks
 record, they do not change the result, so they are not part of the unit id.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from crossdomain.registry import Registry
 
 @dataclass
 class HookContext:
-    unit: object  # crossdomain.units.Unit
-    prepared: object  # crossdomain.pipeline.PreparedData
-    built: object  # crossdomain.pipeline.BuiltModel (the model holds the fine-tuned, best-dev weights)
-    outcome: object  # crossdomain.trainer.TrainOutcome
+    unit: object  # crossdomain.run.units.Unit
+    prepared: object  # crossdomain.training.stages.PreparedData
+    built: object  # crossdomain.training.stages.BuiltModel (the model holds the fine-tuned, best-dev weights)
+    outcome: object  # crossdomain.training.trainer.TrainOutcome
     directory: Path  # this hook's own folder under units/<unit_id>/
 
 
@@ -36,7 +36,7 @@ class SaveModel(Hook):
     name = "save-model"
 
     def after_training(self, context: HookContext) -> dict:
-        from crossdomain.models import kept_vocabulary_ids
+        from crossdomain.training.models import kept_vocabulary_ids
 
         context.built.model.save_pretrained(context.directory, safe_serialization=True)
         keep = kept_vocabulary_ids(context.unit.train.prune_vocab, context.prepared)

@@ -1,0 +1,250 @@
+"""The report's data, in order: unit files → statistics (:func:`compute` → :class:`ReportData`) → tables
+(:func:`write_tables`) → figures (:func:`draw_figures`); ``report.md``'s prose is :mod:`crossdomain.report.markdown`."""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
+from crossdomain.report import aggregate, captions, convergence, figures, speedup, stats, tables
+from crossdomain.report.style import Visuals
+
+
+class ReportError(ValueError):
+    """Nothing to report (no finished units); the message says what was found."""
+
+
+def run_plan(run_dirs: list[Path]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The arms (in suite order) and contrasts the runs' ``run.json`` declare, merged over the runs."""
+    arms, contrasts = [], []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "run.json"
+        if not path.is_file():
+            continue
+        try:
+            plan = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        arms += plan.get("arms") or []
+        contrasts += [tuple(canonical_init(a) for a in pair) for pair in (plan.get("suite") or {}).get("contrasts") or []]
+    return list(dict.fromkeys(arms)), list(dict.fromkeys(contrasts))
+
+
+def arm_order(arms, planned: list[str] = ()) -> list[str]:
+    """Planned (suite) order first, then the full and reference arms, then the rest alphabetically."""
+    rank = {arm: i for i, arm in enumerate(dict.fromkeys([*planned, FULL_ARM, REFERENCE_ARM]))}
+    return sorted(set(arms), key=lambda a: (rank.get(a.split(" · ")[0], len(rank)), a))
+
+
+def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
+    """Every arm against the reference arm (the full arm's contrast first), when the reference was run."""
+    if REFERENCE_ARM not in inits:
+        return []
+    treatments = sorted((a for a in inits if a != REFERENCE_ARM), key=lambda a: a != FULL_ARM)
+    return [(arm, REFERENCE_ARM) for arm in treatments]
+
+
+def precision_line(records) -> str:
+    """What the trained units ran in; a run that mixes precisions is flagged (its arms may differ by it)."""
+    trained = [r for r in records if r.ok and not (r.unit or {}).get("baseline")]
+    counts = Counter(r.precision or "not recorded" for r in trained)
+    text = ", ".join(f"{name} ({n} trained units)" for name, n in sorted(counts.items()))
+    if len(counts) > 1:
+        return (f"- precision: **mixed**: {text}. Units differ in numeric precision as well as in what is compared; "
+                "re-run the minority with `--set train.bf16=...` in a fresh folder to compare like with like")
+    return f"- precision: {text}" + (" (bf16 autocast; weights, optimiser and loss in fp32)" if "bf16" in counts else "")
+
+
+def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
+    records = list(table.records.values())
+    commits = sorted({(r.git or {}).get("commit") or "unknown" for r in records})
+    libraries = records[0].libraries if records else {}
+    ok = table.ok
+    cost = sum(r.wall_seconds or 0 for r in records)
+    devices = sorted({r.device or "?" for r in records})
+    return [
+        f"- units: {len(ok)} finished, {len(table.failed)} failed",
+        f"- tasks: {', '.join(sorted(ok['task'].unique()))}",
+        f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arms)}",
+        f"- seeds: {sorted(ok['seed'].unique().tolist())}; mapping seeds: {sorted(ok['mapping_seed'].unique().tolist())}",
+        f"- cost: {cost / 60:.1f} min of unit wall time on {', '.join(devices)}",
+        precision_line(records),
+        f"- git commit(s): {', '.join(c[:12] for c in commits)}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in libraries.items() if v),
+    ]
+
+
+def scores_by_stratum(table: stats.UnitTable, init: str) -> dict:
+    """(task, fold) → the arm's scores: runs are compared only where they saw the same items."""
+    arm = table.ok[table.ok["init"] == init]
+    return {(task, int(fold)): group["score"].astype(float).to_numpy()
+            for (task, fold), group in arm.groupby(["task", "fold"])}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def run_visuals(arms, planned: list[str] = ()) -> Visuals:
+    """The run's colours: the full and reference arms first, then the suite's arm order, then any other arm."""
+    order = list(dict.fromkeys([FULL_ARM, REFERENCE_ARM, *planned]))
+    return Visuals(order).extended(arms)
+
+
+@dataclass
+class ReportData:
+    """Everything the report's tables, figures and words are made from, computed once from the unit files."""
+
+    table: stats.UnitTable
+    arms: list
+    inits: list
+    tasks: list
+    contrasts: list
+    arm_stats: pd.DataFrame
+    deltas: pd.DataFrame
+    pairs: pd.DataFrame
+    unpaired: pd.DataFrame
+    primary: pd.DataFrame
+    summary: pd.DataFrame
+    speedups: pd.DataFrame
+    recovered: pd.DataFrame
+    baselines: pd.DataFrame
+    learning_rates: pd.DataFrame
+    aggregates: pd.DataFrame
+    curves: pd.DataFrame
+    visuals: Visuals
+    per_seed: dict  # task → its per-seed table (written as CSV and shown in report.md)
+
+    @property
+    def metrics(self) -> dict:
+        return self.arm_stats.drop_duplicates("task").set_index("task")["metric"].to_dict()
+
+    @property
+    def baseline_lines(self) -> dict:
+        """baseline name → {task: mean test score}."""
+        if self.baselines.empty:
+            return {}
+        return {name: group.set_index("task")["mean"].to_dict() for name, group in self.baselines.groupby("baseline")}
+
+    def contrast_rows(self, treatment: str, control: str) -> pd.DataFrame:
+        if self.deltas.empty:
+            return self.deltas
+        return self.deltas[(self.deltas["treatment"] == treatment) & (self.deltas["control"] == control)]
+
+
+def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple[str, str]] | None = None,
+            on_unreadable=None) -> ReportData:
+    table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
+    for message in table.unreadable:
+        (on_unreadable or (lambda text: warnings.warn(text, stacklevel=4)))(message)
+    if table.ok.empty:
+        waiting = (f"; {len(table.selection)} lr-selection and {len(table.baselines)} baseline units are finished:"
+                   " the main grid starts once every arm's lr is chosen" if len(table.selection) else "")
+        raise ReportError(f"no finished main-grid units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
+                          f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''}{waiting})")
+    planned_arms, planned_contrasts = run_plan(run_dirs)
+    arms = arm_order(table.ok["arm"], planned_arms)
+    inits = arm_order(table.ok["init"], planned_arms)
+    tasks = sorted(table.ok["task"].unique())
+    if contrasts is not None:
+        contrasts = [tuple(canonical_init(a) for a in pair) for pair in contrasts]
+    else:
+        contrasts = planned_contrasts or default_contrasts(inits)
+    arm_stats = stats.summarise_arms(table)
+    deltas, pairs, unpaired = stats.contrast_differences(table, contrasts)
+    primary = deltas[(deltas["treatment"] == contrasts[0][0]) & (deltas["control"] == contrasts[0][1])] \
+        if contrasts and not deltas.empty else pd.DataFrame()
+    primary_pairs = pairs[(pairs["treatment"] == contrasts[0][0]) & (pairs["control"] == contrasts[0][1])] \
+        if contrasts and not pairs.empty else pd.DataFrame()
+    aggregates = pd.DataFrame([aggregate.aggregate_contrast(
+        pairs[(pairs["treatment"] == t) & (pairs["control"] == c)], t, c,
+        scores_by_stratum(table, t), scores_by_stratum(table, c)) for t, c in contrasts
+        if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
+    return ReportData(
+        table=table, arms=arms, inits=inits, tasks=tasks, contrasts=contrasts,
+        arm_stats=arm_stats, deltas=deltas, pairs=pairs, unpaired=unpaired, primary=primary,
+        summary=tables.build_summary(arm_stats, deltas, convergence.convergence_summary(table)),
+        speedups=speedup.speedups(table.records, primary_pairs) if not primary_pairs.empty else pd.DataFrame(),
+        recovered=stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM),
+        baselines=stats.summarise_baselines(table), learning_rates=stats.learning_rate_curves(table),
+        aggregates=aggregates, curves=stats.curves_frame(table),
+        visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms),
+        per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks})
+
+
+def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:
+    """The CSV, Markdown and LaTeX tables; returns the headline table."""
+    tables.with_baseline_rows(data.summary, data.baselines).to_csv(out_dir / "summary.csv", index=False)
+    head = tables.headline(data.summary, data.arms, data.primary, data.baselines)
+    (out_dir / "summary.md").write_text(tables.to_markdown(head) + "\n", encoding="utf-8")
+    (out_dir / "summary.tex").write_text(tables.to_latex(data.summary, data.arms, data.primary, table_caption(data),
+                                                         data.baselines), encoding="utf-8")
+    data.pairs.to_csv(out_dir / "pairs.csv", index=False)
+    for name, frame in (("contrasts", data.deltas), ("recovered", data.recovered),
+                        ("learning_rates", data.learning_rates), ("aggregate", data.aggregates),
+                        ("speedup", data.speedups)):
+        if not frame.empty:
+            frame.to_csv(out_dir / f"{name}.csv", index=False)
+    for task, per_seed in data.per_seed.items():
+        per_seed.to_csv(out_dir / f"per_seed_{task.replace('/', '-')}.csv", index=False)
+    return head
+
+
+def table_caption(data: ReportData) -> str:
+    models = ", ".join(sorted(data.table.ok["model"].unique()))
+    seeds = sorted(data.table.ok["seed"].unique().tolist())
+    text = (f"Test score (mean ± std over seeds {seeds}; each task's metric) of {models} fine-tuned from each "
+            "init arm.")
+    if not data.primary.empty:
+        text += (f" Δ = {tables.contrast_label(*data.contrasts[0])}, paired by seed, with its {captions.T_OVER_PAIRS}; "
+                 "* marks p < 0.05 (Wilcoxon signed-rank).")
+    if not data.baselines.empty:
+        text += (f" Baselines ({', '.join(sorted(data.baselines['baseline'].unique()))}) are reference columns, "
+                 "not arms.")
+    return text + " Bold: the best mean per task among arms and baselines (as printed; ties all bold)."
+
+
+def contrast_figure_name(treatment: str, control: str) -> str:
+    return f"forest_{slug(treatment)}_vs_{slug(control)}"
+
+
+def draw_figures(data: ReportData) -> dict[str, tuple]:
+    """name → (matplotlib Figure, caption), in the order report.md shows them."""
+    metrics, visuals = data.metrics, data.visuals
+    drawn = {}
+    if not data.aggregates.empty and not data.primary.empty:
+        row = data.aggregates.iloc[0]
+        drawn["aggregate"] = (figures.aggregate_figure(data.primary, row, visuals), captions.aggregate(row, metrics))
+    drawn["bars"] = (figures.bars_figure(data.arm_stats, data.table.ok, data.arms, data.baseline_lines, visuals),
+                     captions.bars(data.arm_stats, metrics, sorted(data.baseline_lines)))
+    drawn["curves"] = (figures.curves_figure(data.curves, data.arms, data.tasks, metrics, visuals),
+                       captions.curves(metrics, data.arm_stats))
+    scatter = stats.scatter_units(data.table)
+    if not scatter.empty:
+        drawn["scatter"] = (figures.scatter_figure(scatter, data.arms, visuals), captions.scatter(scatter))
+    focus = (data.primary.loc[data.primary["delta_mean"].abs().idxmax(), "task"] if not data.primary.empty
+             else data.tasks[0])
+    drawn["overview"] = (figures.overview_figure(data.arm_stats, data.table.ok, data.primary, data.curves, data.arms,
+                                                 data.tasks, data.baseline_lines, metrics, visuals),
+                         captions.overview(data.contrasts[0] if not data.primary.empty else None, focus))
+    for treatment, control in data.contrasts:
+        rows = data.contrast_rows(treatment, control)
+        if not rows.empty:
+            drawn[contrast_figure_name(treatment, control)] = (figures.forest_figure(rows, visuals),
+                                                               captions.forest(treatment, control, rows))
+    if not data.recovered.empty:
+        drawn["recovered"] = (figures.recovered_figure(data.recovered, data.inits, visuals=visuals),
+                              captions.recovered(FULL_ARM, REFERENCE_ARM, int(data.recovered["n"].max())))
+    if not data.learning_rates.empty:
+        drawn["learning_rates"] = (figures.learning_rate_figure(data.learning_rates, data.arms, metrics, visuals),
+                                   captions.learning_rates(metrics))
+    if not data.speedups.empty:
+        drawn["speedup"] = (figures.speedup_figure(data.speedups, visuals),
+                            captions.speedup(data.speedups, speedup.TARGET_FRACTION, speedup.RESAMPLES))
+    return drawn
