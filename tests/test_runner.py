@@ -218,7 +218,7 @@ def test_every_arm_runs_on_the_tiny_model_and_says_what_it_did(tmp_path):
     (["--set", "train.batch_size=0"], "train.batch_size: expected >= 1"),
     (["--set", "train.max_length=1"], "train.max_length: expected >= 3"),
     (["--set", "train.max_length=999"], "max_length 999 for 'dna/splice' exceeds the 256 positions"),
-    (["--set", "baselines=[kmer]"], "Did you mean 'kmer-logreg'"),
+    (["--set", "baselines=[kmer-logre]"], "Did you mean 'kmer-logreg'"),
     (["--set", "mapping=randm"], "Unknown mapping strategy 'randm'. Did you mean 'random'"),
     (["--executor", "slrum"], "Unknown executor 'slrum'. Did you mean 'slurm'"),
     (["--set", "lr_grid=[0.001,-1]"], "expected learning rates > 0"),
