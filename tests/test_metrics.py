@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from crossdomain.metrics import classification_metrics, metric_names, metric_from_confusions, resampled_confusions
+from crossdomain.metrics import classification_metrics, metric_from_confusions, metric_names, resampled_confusions
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 10])
