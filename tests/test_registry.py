@@ -81,3 +81,20 @@ def test_every_built_in_of_every_registry_loads_and_has_its_base_class():
     for registry in (ADAPTERS, BASELINES, EXECUTORS, HOOKS, INITS, MAPPINGS):
         for name in registry.names():
             assert issubclass(registry.get(name), registry.base), (registry.kind, name)
+
+
+def test_every_built_in_entry_of_every_registry_loads():
+    """A module renamed or added to a plugin package must be an entry that loads, or be listed as infrastructure."""
+    from crossdomain.adapters import ADAPTERS
+    from crossdomain.analysis import ANALYSES
+    from crossdomain.baselines import BASELINES
+    from crossdomain.executors import EXECUTORS
+    from crossdomain.inits import INITS
+    from crossdomain.training.hooks import HOOKS
+    from crossdomain.training.mapping import MAPPINGS
+
+    for registry in (ADAPTERS, ANALYSES, BASELINES, EXECUTORS, INITS, HOOKS, MAPPINGS):
+        for name in registry.names():
+            assert registry.get(name) is not None, (registry.kind, name)
+    assert set(ANALYSES.names()) >= {"probes", "embeddings", "attention", "layer-change"}
+    assert not set(ANALYSES.names()) & {"analyze", "representations", "context", "figures", "cka"}
