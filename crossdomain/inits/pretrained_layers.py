@@ -18,6 +18,9 @@ class PretrainedLayers(InitArm):
             raise InitError(f"pretrained-layers: k must be >= 0, got {self.k}")
 
     def check(self, model_config) -> None:
+        if getattr(model_config, "num_hidden_groups", None) is not None:
+            raise InitError(f"pretrained-layers does not apply to {model_config.model_type!r}: its layers share one "
+                            "set of weights (ALBERT's layer groups), so there are no first k layers to copy")
         depth = getattr(model_config, "num_hidden_layers", None)
         if depth is None:
             raise InitError("pretrained-layers: the model config has no num_hidden_layers")

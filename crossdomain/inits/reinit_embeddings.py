@@ -12,6 +12,15 @@ class ReinitEmbeddings(InitArm):
 
     name = "reinit-embeddings"
 
+    def check(self, model_config) -> None:
+        from crossdomain.inits.base import InitError
+
+        size, hidden = getattr(model_config, "embedding_size", None), getattr(model_config, "hidden_size", None)
+        if model_config.model_type == "albert" or (size is not None and hidden is not None and size != hidden):
+            raise InitError(f"reinit-embeddings does not apply to {model_config.model_type!r}: its word embeddings are "
+                            f"factorised ({size} wide, projected to {hidden}), so new word vectors would still pass "
+                            "through a pretrained projection: not the paper's re-emb ablation")
+
     def build(self, context: InitContext) -> InitResult:
         import torch
 

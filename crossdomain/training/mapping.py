@@ -1,10 +1,16 @@
 """Token mapping: each symbol of a task's alphabet becomes a distinct token of the model's vocabulary.
 
 The paper's strategy (``random``) draws the tokens at random with a *mapping seed*, independent
-of the training seed, from the vocabulary's plain words: tokens of ASCII letters only, never a
-special token, ``[unused…]`` slot, bracketed reserved token or ``##`` word piece. The draw
-depends only on (vocabulary, alphabet, seed), so it is identical on any machine. The real
-``[CLS]``/``[SEP]``/``[PAD]`` frame every sequence.
+of the training seed, from the vocabulary's plain, word-initial words. What that means depends on the
+vocabulary's family, read from its own markers (:func:`vocabulary_family`):
+
+* WordPiece (BERT, ELECTRA, MPNet): tokens of ASCII letters only, never a special token, ``[unused…]`` slot,
+  bracketed reserved token or ``##`` continuation piece;
+* byte-level BPE (RoBERTa, GPT-2): ``Ġ`` + ASCII letters (a word after a space), never a special token;
+* SentencePiece (ALBERT, T5, DeBERTa-v3, XLNet): ``▁`` + ASCII letters, never a special token.
+
+Any other vocabulary is refused. The draw depends only on (vocabulary, alphabet, seed), so it is identical
+on any machine. The model's own specials frame every sequence (``[CLS]``/``[SEP]``, or ``<s>``/``</s>``).
 """
 from __future__ import annotations
 
@@ -16,6 +22,11 @@ from dataclasses import asdict, dataclass
 from crossdomain.registry import Registry
 
 WORD = re.compile(r"^[A-Za-z]+$")
+WORDPIECE, BYTE_BPE, SENTENCEPIECE = "wordpiece", "byte-level-bpe", "sentencepiece"
+# a family's marker: WordPiece marks continuations, the other two mark word starts
+MARKERS = {WORDPIECE: "##", BYTE_BPE: "Ġ", SENTENCEPIECE: "▁"}
+WORD_START = {BYTE_BPE: "Ġ", SENTENCEPIECE: "▁"}
+MIN_MARKED_SHARE = 0.01  # a family's marker on at least 1% of the vocabulary (BERT: 19% ##; RoBERTa: 63% Ġ)
 
 
 class MappingError(ValueError):
@@ -30,6 +41,7 @@ class TokenMapping:
     vocab_size: int
     vocab_sha256: str
     candidates: int  # how many tokens the strategy could draw from
+    family: str = WORDPIECE  # the vocabulary's family (records written before it was recorded were WordPiece)
 
     def ids(self) -> dict[str, int]:
         return {symbol: entry["id"] for symbol, entry in self.symbols.items()}
@@ -52,9 +64,27 @@ def reserved_token(token: str, specials: set[str]) -> bool:
     return token in specials or token.startswith("[") or token.startswith("##") or token.startswith("<")
 
 
-def candidate_tokens(tokenizer) -> list[tuple[int, str]]:
+def vocabulary_family(tokenizer) -> str:
+    """WordPiece, byte-level BPE or SentencePiece, from which marker most of the vocabulary carries."""
+    tokens = list(tokenizer.get_vocab())
+    counts = {family: sum(t.startswith(marker) for t in tokens) for family, marker in MARKERS.items()}
+    family = max(counts, key=counts.get)
+    if counts[family] < max(10, MIN_MARKED_SHARE * len(tokens)):
+        raise MappingError(f"cannot tell the vocabulary's family ({len(tokens)} tokens; {counts} carry the markers "
+                           "'##' (WordPiece), 'Ġ' (byte-level BPE), '▁' (SentencePiece)): a symbol could be mapped "
+                           "to a word fragment, so this tokenizer is not supported")
+    return family
+
+
+def candidate_tokens(tokenizer, family: str | None = None) -> list[tuple[int, str]]:
+    """Plain-word, word-initial tokens of the vocabulary, by id."""
+    family = family or vocabulary_family(tokenizer)
     specials = set(tokenizer.all_special_tokens)
-    return [(i, t) for i, t in vocabulary_items(tokenizer) if WORD.match(t) and not reserved_token(t, specials)]
+    if family == WORDPIECE:
+        return [(i, t) for i, t in vocabulary_items(tokenizer) if WORD.match(t) and not reserved_token(t, specials)]
+    start = WORD_START[family]
+    return [(i, t) for i, t in vocabulary_items(tokenizer)
+            if t.startswith(start) and WORD.match(t[len(start):]) and t not in specials]
 
 
 class MappingStrategy:
@@ -66,7 +96,8 @@ class MappingStrategy:
     def build(self, alphabet: list[str], tokenizer, seed: int) -> TokenMapping:
         if len(set(alphabet)) != len(alphabet):
             raise MappingError(f"alphabet has repeated symbols: {alphabet}")
-        candidates = candidate_tokens(tokenizer)
+        family = vocabulary_family(tokenizer)
+        candidates = candidate_tokens(tokenizer, family)
         if len(candidates) < len(alphabet):
             raise MappingError(f"vocabulary has {len(candidates)} plain-word tokens, fewer than {len(alphabet)} symbols")
         chosen = self.choose(alphabet, candidates, seed)
@@ -77,6 +108,7 @@ class MappingStrategy:
             vocab_size=len(tokenizer.get_vocab()),
             vocab_sha256=vocabulary_sha256(tokenizer),
             candidates=len(candidates),
+            family=family,
         )
 
 
@@ -108,7 +140,8 @@ def truncate(symbols: list[str], limit: int, rule: str) -> list[str]:
 
 
 def encode(symbols: list[str], symbol_ids: dict[str, int], cls_id: int, sep_id: int, max_length: int, rule: str) -> list[int]:
-    """[CLS] + mapped symbols (truncated by the task's rule) + [SEP]."""
+    """The model's own start token ([CLS] or <s>) + mapped symbols (truncated by the task's rule) + its separator
+    ([SEP] or </s>)."""
     kept = truncate(symbols, max_length - 2, rule)
     try:
         return [cls_id] + [symbol_ids[s] for s in kept] + [sep_id]

