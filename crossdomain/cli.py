@@ -337,7 +337,7 @@ def cmd_datasets(args) -> None:
 
     check_data_dirs(args.data_dir)
     if args.checksums:
-        from crossdomain.data.sources import found_checksums
+        from crossdomain.data.prepare import found_checksums
 
         for row in found_checksums(args.tasks or list(available_tasks()), tuple(args.data_dir)):
             print("\t".join(row))

@@ -307,7 +307,8 @@ def test_report_and_runner_name_no_arm_but_the_reference_ones():
     from crossdomain.inits import INITS
 
     package = Path(crossdomain.__file__).parent
-    sources = [package / "runner.py", package / "units.py", package / "pipeline.py", *(package / "report").glob("*.py")]
+    sources = [package / "run" / "grid.py", package / "run" / "units.py", package / "training" / "stages.py",
+               *(package / "report").glob("*.py")]
     for path in sources:
         text = path.read_text()
         for name in INITS.names():
