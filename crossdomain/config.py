@@ -85,6 +85,17 @@ class SuiteConfig:
     # alone is too small to rank learning rates
     task_lr_selection_folds: dict[str, int] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)  # reference rows, e.g. majority, kmer-logreg
+    # the model axis: each model is run on the whole grid (replaces model when given)
+    models: list[str] = field(default_factory=list)
+    # the data axis: each value replaces train.max_train_examples (0 = the whole training split)
+    train_sizes: list[int] = field(default_factory=list)
+
+    def model_axis(self) -> list[str]:
+        return list(self.models) or [self.model]
+
+    def train_size_axis(self) -> list[int | None]:
+        """The training-set sizes to run; None: the task's own train.max_train_examples (no data axis)."""
+        return list(self.train_sizes) or [None]
 
     def lr_grid_for(self, task: str) -> list[float]:
         return list(self.task_lr_grid.get(task, self.lr_grid))
