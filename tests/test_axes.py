@@ -32,8 +32,35 @@ def test_the_grid_crosses_models_and_training_sizes_and_selects_an_lr_for_each()
 
 def test_without_axes_the_grid_and_its_ids_are_unchanged():
     plain = apply_overrides(load_suite("smoke"), ["tasks=[dna/promoters]", "folds=[0]"])
-    same = apply_overrides(plain, ["models=[tiny]", "train_sizes=[256]"])  # smoke's own model and size
+    same = apply_overrides(plain, ["models=[tiny]"])  # smoke's own model
     assert [u.unit_id for u in expand_units(plain)] == [u.unit_id for u in expand_units(same)]
+    sized = apply_overrides(plain, ["train_sizes=[256]"])  # a size of the data axis is a nested draw: its own units
+    assert not {u.unit_id for u in expand_units(plain)} & {u.unit_id for u in expand_units(sized)}
+
+
+@pytest.mark.mirror
+def test_training_sizes_are_nested_stratified_subsets_and_get_a_size_figure(mirror, tmp_path):
+    from collections import Counter
+
+    from crossdomain.training.stages import select_items
+
+    suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "train_sizes=[16,32,64,0]"])
+    sets = {}
+    for unit in expand_units(suite, (str(mirror),)):
+        data, items = select_items(unit)
+        sets[unit.train.max_train_examples] = items["train"]
+    assert [len(sets[n]) for n in (16, 32, 64)] == [16, 32, 64] and len(sets[0]) == 2402
+    assert set(sets[16]) < set(sets[32]) < set(sets[64]) < set(sets[0])
+    share = Counter(data.label_ids[i] for i in sets[0])
+    for n in (16, 32, 64):  # each class's share of n, to within one item
+        counts = Counter(data.label_ids[i] for i in sets[n])
+        assert all(abs(counts[c] - n * share[c] / len(sets[0])) <= 1 for c in share), (n, counts)
+    out = tmp_path / "run"
+    assert main(["run", "--suite", "smoke", "--train-sizes", "16", "32", "64", "--tasks", "dna/splice", "--out", str(out),
+                 "--no-progress", "--data-dir", str(mirror), "--set", "train.max_steps=4",
+                 "--set", "train.eval_every=2"]) == 0
+    by_size = pd.read_csv(out / "report" / "delta_by_train_size.csv")
+    assert sorted(by_size["train_limit"]) == [16, 32, 64] and (out / "report" / "delta_by_train_size.png").exists()
 
 
 @pytest.mark.parametrize("setting, message", [("train_sizes=[16,16]", r"train_sizes: \[16\] given more than once"),

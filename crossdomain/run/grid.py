@@ -48,7 +48,8 @@ def task_conditions(suite: SuiteConfig):
         for model in suite.model_axis():
             for size in suite.train_size_axis():
                 train = suite.train_for(task)
-                yield task, model, train if size is None else dataclasses.replace(train, max_train_examples=size)
+                yield task, model, train if size is None else dataclasses.replace(
+                    train, max_train_examples=size, nested_train_subsets=size > 0)
 
 
 def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
