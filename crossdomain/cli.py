@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="init arms (replace the suite's), e.g. pretrained random stats-matched pretrained-layers:k=3 "
                           "frozen:base=random (see `crossdomain list`)")
     run.add_argument("--model", help="model alias, Hugging Face id or local folder (replaces the suite's)")
+    run.add_argument("--models", nargs="+", metavar="MODEL", help="a model axis: run the grid on each of these models")
+    run.add_argument("--train-sizes", nargs="+", type=int, metavar="N",
+                     help="a data axis: run the grid with each training-set size (0 = the whole split)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a suite key, type-checked, e.g. --set train.lr=5e-5 --set train.epochs=2 "
                           "(see `crossdomain run --suite NAME --show-config` for the keys)")
@@ -194,8 +197,10 @@ def resolve_run_suite(args):
 
     suite = load_suite(args.suite)
     shortcuts = {"tasks": args.tasks, "seeds": args.seeds, "mapping_seeds": args.mapping_seeds,
-                 "inits": args.inits, "model": args.model}
+                 "inits": args.inits, "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
+    if args.model and not args.models:  # one model asked for: the suite's model axis gives way
+        suite.models = []
     suite.task_train = {k: v for k, v in suite.task_train.items() if k in suite.tasks}
     if args.inits:  # contrasts naming arms that are no longer run are dropped with them
         from crossdomain.inits import canonical_init

@@ -41,6 +41,9 @@ class TrainConfig:
     keep_best: bool = True
     max_length: int = 64  # tokens per sequence including [CLS] and [SEP]
     max_train_examples: int = 0  # stratified subsample of the training split; 0 = all
+    # the training subsample is a prefix of one seeded, stratified order, so a smaller size is a subset of a larger
+    # one (set for every size of a suite's data axis)
+    nested_train_subsets: bool = False
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
     prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
@@ -53,7 +56,7 @@ class TrainConfig:
     EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
-    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps", "keep_best")
+    IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps", "keep_best", "nested_train_subsets")
 
     def identity(self) -> dict:
         defaults = TrainConfig()
@@ -85,6 +88,17 @@ class SuiteConfig:
     # alone is too small to rank learning rates
     task_lr_selection_folds: dict[str, int] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)  # reference rows, e.g. majority, kmer-logreg
+    # the model axis: each model is run on the whole grid (replaces model when given)
+    models: list[str] = field(default_factory=list)
+    # the data axis: each value replaces train.max_train_examples (0 = the whole training split)
+    train_sizes: list[int] = field(default_factory=list)
+
+    def model_axis(self) -> list[str]:
+        return list(self.models) or [self.model]
+
+    def train_size_axis(self) -> list[int | None]:
+        """The training-set sizes to run; None: the task's own train.max_train_examples (no data axis)."""
+        return list(self.train_sizes) or [None]
 
     def lr_grid_for(self, task: str) -> list[float]:
         return list(self.task_lr_grid.get(task, self.lr_grid))

@@ -116,3 +116,21 @@ def test_frozen_body_stays_bit_identical_while_trainable_parameters_move(tmp_pat
             assert not torch.equal(parameter.detach(), before[name]), f"{name} should have moved"
         else:
             assert torch.equal(parameter.detach(), before[name]), f"{name} should be frozen"
+
+
+
+def test_pretrained_embeddings_copies_positions_and_token_types_onto_the_random_arm():
+    from crossdomain.inits import InitContext, parse_init
+    from crossdomain.inits.base import body_parameters
+    from crossdomain.training.models import resolve_model
+
+    source = resolve_model("tiny")
+    built = parse_init("pretrained-embeddings").build(InitContext(source, 2, seed=5)).model
+    random = body_parameters(parse_init("random").build(InitContext(source, 2, seed=5)).model)
+    pretrained = body_parameters(parse_init("pretrained").build(InitContext(source, 2, seed=5)).model)
+    for name, parameter in body_parameters(built).items():
+        copied = name.startswith(("embeddings.position_embeddings.", "embeddings.token_type_embeddings."))
+        expected = pretrained[name] if copied else random[name]
+        assert torch.equal(parameter, expected), name
+    assert not torch.equal(pretrained["embeddings.position_embeddings.weight"],
+                           random["embeddings.position_embeddings.weight"])  # the copy is not a no-op

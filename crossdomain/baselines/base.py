@@ -71,3 +71,11 @@ def ridge_on_dev(x_train, train: SymbolSplit, x_dev, dev: SymbolSplit, x_test, t
     dev_score, alpha, model = best
     return regression_outcome(test, model.predict(x_test), {"alpha": alpha, "dev_score": dev_score,
                                                             "alpha_grid": sorted(alphas), "features": x_train.shape[1]})
+
+
+def vectorised_ridge(vectorizer, train: SymbolSplit, dev: SymbolSplit, test: SymbolSplit, primary_metric: str,
+                     alphas) -> BaselineOutcome:
+    """Features from a scikit-learn vectoriser fitted on the training symbols, then :func:`ridge_on_dev`."""
+    x_train = vectorizer.fit_transform(train.symbols)
+    return ridge_on_dev(x_train, train, vectorizer.transform(dev.symbols), dev, vectorizer.transform(test.symbols), test,
+                        primary_metric, alphas)

@@ -1,7 +1,7 @@
 """Symbol k-mer TF-IDF features and a ridge regression, alpha chosen on dev (regression's kmer-logreg)."""
 from __future__ import annotations
 
-from crossdomain.baselines.base import Baseline, BaselineOutcome, SymbolSplit, ridge_on_dev
+from crossdomain.baselines.base import Baseline, BaselineOutcome, SymbolSplit, vectorised_ridge
 from crossdomain.baselines.kmer_logreg import K_RANGE, kmers
 
 ALPHA_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -17,10 +17,8 @@ class KmerRidge(Baseline):
                     primary_metric: str) -> BaselineOutcome:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        vectorizer = TfidfVectorizer(analyzer=kmers, sublinear_tf=True)
-        x_train = vectorizer.fit_transform(train.symbols)
-        result = ridge_on_dev(x_train, train, vectorizer.transform(dev.symbols), dev, vectorizer.transform(test.symbols),
-                              test, primary_metric, ALPHA_GRID)
+        result = vectorised_ridge(TfidfVectorizer(analyzer=kmers, sublinear_tf=True), train, dev, test, primary_metric,
+                                  ALPHA_GRID)
         result.details["k"] = list(K_RANGE)
         return result
 

@@ -1,7 +1,7 @@
 """One-hot (position × symbol) features and a ridge regression, alpha chosen on dev: FLIP's simplest baseline."""
 from __future__ import annotations
 
-from crossdomain.baselines.base import Baseline, BaselineOutcome, SymbolSplit, ridge_on_dev
+from crossdomain.baselines.base import Baseline, BaselineOutcome, SymbolSplit, vectorised_ridge
 
 ALPHA_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
@@ -21,10 +21,8 @@ class OneHotRidge(Baseline):
                     primary_metric: str) -> BaselineOutcome:
         from sklearn.feature_extraction.text import CountVectorizer
 
-        vectorizer = CountVectorizer(analyzer=positions, binary=True)
-        x_train = vectorizer.fit_transform(train.symbols)
-        return ridge_on_dev(x_train, train, vectorizer.transform(dev.symbols), dev, vectorizer.transform(test.symbols),
-                            test, primary_metric, ALPHA_GRID)
+        return vectorised_ridge(CountVectorizer(analyzer=positions, binary=True), train, dev, test, primary_metric,
+                                ALPHA_GRID)
 
 
 BASELINE = OneHotRidge

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
-from crossdomain.report import aggregate, captions, convergence, figures, speedup, stats, tables
+from crossdomain.report import aggregate, axes, captions, convergence, figures, speedup, stats, tables
 from crossdomain.report.style import Visuals
 
 
@@ -120,6 +120,9 @@ class ReportData:
     curves: pd.DataFrame
     visuals: Visuals
     per_seed: dict  # task → its per-seed table (written as CSV and shown in report.md)
+    all_units: stats.UnitTable = None  # every condition; ``table`` holds the main condition only
+    main_condition: dict = None  # with a model or data axis: the condition the rest of the report reads
+    axes: dict = None  # axis → Δ per task and value of the axis (report/axes.py)
 
     @property
     def metrics(self) -> dict:
@@ -149,6 +152,10 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         raise ReportError(f"no finished main-grid units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
                           f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''}{waiting})")
     planned_arms, planned_contrasts = run_plan(run_dirs)
+    all_units, varying, main = table, axes.varying(table), None
+    if varying:  # several models or training sizes: the per-task statistics read the main condition only
+        main = axes.main_condition(table, axes.planned_models(run_dirs))
+        table = axes.restrict(table, main)
     arms = arm_order(table.ok["arm"], planned_arms)
     inits = arm_order(table.ok["init"], planned_arms)
     tasks = sorted(table.ok["task"].unique())
@@ -166,6 +173,8 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         pairs[(pairs["treatment"] == t) & (pairs["control"] == c)], t, c,
         scores_by_stratum(table, t), scores_by_stratum(table, c)) for t, c in contrasts
         if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
+    axis_rows = {axis: axes.axis_deltas(all_units, axis, main, *contrasts[0]) for axis in varying} \
+        if contrasts else {}
     return ReportData(
         table=table, arms=arms, inits=inits, tasks=tasks, contrasts=contrasts,
         arm_stats=arm_stats, deltas=deltas, pairs=pairs, unpaired=unpaired, primary=primary,
@@ -175,7 +184,8 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         baselines=stats.summarise_baselines(table), learning_rates=stats.learning_rate_curves(table),
         aggregates=aggregates, curves=stats.curves_frame(table),
         visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms),
-        per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks})
+        per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks},
+        all_units=all_units, main_condition=main, axes={k: v for k, v in axis_rows.items() if not v.empty})
 
 
 def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:
@@ -193,6 +203,8 @@ def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:
             frame.to_csv(out_dir / f"{name}.csv", index=False)
     for task, per_seed in data.per_seed.items():
         per_seed.to_csv(out_dir / f"per_seed_{task.replace('/', '-')}.csv", index=False)
+    for axis, frame in (data.axes or {}).items():
+        frame.to_csv(out_dir / f"{axis_figure_name(axis)}.csv", index=False)
     return head
 
 
@@ -208,6 +220,10 @@ def table_caption(data: ReportData) -> str:
         text += (f" Baselines ({', '.join(sorted(data.baselines['baseline'].unique()))}) are reference columns, "
                  "not arms.")
     return text + " Bold: the best mean per task among arms and baselines (as printed; ties all bold)."
+
+
+def axis_figure_name(axis: str) -> str:
+    return {"model": "delta_by_model", "train_limit": "delta_by_train_size"}[axis]
 
 
 def contrast_figure_name(treatment: str, control: str) -> str:
@@ -244,6 +260,9 @@ def draw_figures(data: ReportData) -> dict[str, tuple]:
     if not data.learning_rates.empty:
         drawn["learning_rates"] = (figures.learning_rate_figure(data.learning_rates, data.arms, metrics, visuals),
                                    captions.learning_rates(metrics))
+    for axis, frame in (data.axes or {}).items():
+        drawn[axis_figure_name(axis)] = (figures.axis_figure(frame, axis, data.contrasts[0], visuals),
+                                         captions.axis(frame, axis, data.contrasts[0], data.main_condition))
     if not data.speedups.empty:
         drawn["speedup"] = (figures.speedup_figure(data.speedups, visuals),
                             captions.speedup(data.speedups, speedup.TARGET_FRACTION, speedup.RESAMPLES))

@@ -101,6 +101,20 @@ def scatter(scatter_frame: pd.DataFrame) -> str:
             "that unit's test score. Dashed: prediction = true value. A flat cloud is a model that ranks nothing.")
 
 
+def span(values) -> str:
+    low, high = int(min(values)), int(max(values))
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def axis(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], main: dict) -> str:
+    treatment, control = contrast
+    held = ("the main training-set size" if axis == "model" else f"model {main['model']}")
+    x = "training items per unit" if axis == "train_limit" else "the model's parameter count"
+    return (f"Δ = {treatment} − {control} per task against {x} (log scale), {held} held fixed: mean over the "
+            f"seed-matched pairs ({span(frame['pairs'])} per point), whiskers: {T_OVER_PAIRS} "
+            "(with one pair, a paired bootstrap over test items). Marker: domain; dashed: Δ = 0.")
+
+
 def overview(treatment_control: tuple[str, str] | None, focus: str | None) -> str:
     text = "A slide: left, test scores per task and arm (as in the bars figure); "
     if treatment_control:

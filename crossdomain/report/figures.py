@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from crossdomain.report.stats import mean_curve  # noqa: E402
 from crossdomain.report.style import (  # noqa: E402, F401 - PNG_DPI, STYLE, save: part of this module's interface
@@ -397,4 +398,41 @@ def scatter_figure(scatter: pd.DataFrame, arms: list[str], visuals: Visuals | No
                 ax.set_xlabel("true value")
                 ax.set_ylabel("predicted")
         legend_below(figure, [proxy("prediction = true value", color="black", linestyle="--", linewidth=0.6)], ncols=1)
+    return figure
+
+
+def axis_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visuals: Visuals | None = None):
+    """Δ (primary contrast) per task against the axis: training items (log scale) or model parameters (log
+    scale), one line per task (marker: domain), whiskers: each point's interval."""
+    treatment, control = contrast
+    visuals = visuals or Visuals([treatment, control])
+    x_column, x_label = ("train_items", "training items (log scale)") if axis == "train_limit" else \
+        ("parameters", "model parameters (log scale)")
+    tasks = sorted(frame["task"].unique())
+    styles = ["-", "--", ":", "-."]
+    with plt.rc_context(STYLE):
+        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 2.4 + 0.12 * len(tasks)), layout="constrained")
+        ax.axhline(0, color="black", linewidth=0.6, linestyle="--")
+        handles = []
+        for index, task in enumerate(tasks):
+            rows = frame[frame["task"] == task].sort_values(x_column)
+            x = rows[x_column].astype(float).to_numpy()
+            y = rows["delta_mean"].to_numpy()
+            low, high = y - rows["delta_ci_low"].to_numpy(), rows["delta_ci_high"].to_numpy() - y
+            marker = domain_marker(task.split("/")[0], [t.split("/")[0] for t in tasks])
+            line = ax.errorbar(x, y, yerr=[np.nan_to_num(low), np.nan_to_num(high)], marker=marker, markersize=4,
+                               linestyle=styles[index % len(styles)], linewidth=1.0, capsize=2,
+                               color=visuals.colour(treatment), label=f"{task} ({rows['metric'].iloc[0]})")
+            tag(line.lines[0], treatment)
+            handles.append(line)
+            if axis == "model":
+                for xi, yi, name in zip(x, y, rows["model"]):
+                    ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        ax.set_xscale("log")
+        ticks = sorted(frame[x_column].dropna().astype(float).unique())
+        ax.set_xticks(ticks, [f"{t:.0f}" if axis == "train_limit" else f"{t / 1e6:.2g} M" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(f"Δ = {treatment} − {control}")
+        legend_below(figure, handles, ncols=2)
     return figure

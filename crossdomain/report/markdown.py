@@ -136,9 +136,33 @@ def accounting_lines(data: ReportData) -> list[str]:
     return lines
 
 
+def main_condition_lines(data: ReportData) -> list[str]:
+    if not data.main_condition:
+        return []
+    size = data.main_condition["train_limit"]
+    return [f"- main condition (everything below but *Model and data axes*): model {data.main_condition['model']}, "
+            f"training-set size {'all' if size in (0, None) else size}"]
+
+
+def axes_lines(data: ReportData, captions: dict) -> list[str]:
+    from crossdomain.report.axes import AXES, axis_table
+    from crossdomain.report.build import axis_figure_name
+
+    if not data.axes:
+        return []
+    lines = ["## Model and data axes", "",
+             f"Δ = {data.contrasts[0][0]} − {data.contrasts[0][1]} per task along each axis of the run, the other "
+             "axis at its main value; pairs, intervals and tests as in the headline.", ""]
+    for axis, frame in data.axes.items():
+        lines += [f"### By {AXES[axis]}", "", tables.to_markdown(axis_table(frame, axis)), "",
+                  *figure_lines(axis_figure_name(axis), captions)]
+    return lines
+
+
 def report_markdown(data: ReportData, head: pd.DataFrame, captions: dict) -> str:
-    lines = ["# crossdomain report", "", "## What was run", "", *describe_run(data.table, data.arms), "",
-             *headline_lines(data, head), *across_tasks_lines(data, captions), *scores_lines(data, captions),
+    lines = ["# crossdomain report", "", "## What was run", "", *describe_run(data.all_units or data.table, data.arms),
+             *main_condition_lines(data), "", *headline_lines(data, head), *axes_lines(data, captions),
+             *across_tasks_lines(data, captions), *scores_lines(data, captions),
              *contrast_lines(data, captions), *recovered_lines(data, captions), *learning_rate_lines(data, captions),
              *convergence_lines(data.table, data.summary, data.speedups, captions), *accounting_lines(data),
              "", "Every figure with its caption: `figures.md`; as LaTeX floats: `figures.tex`."]

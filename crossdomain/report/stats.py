@@ -33,7 +33,8 @@ class UnitTable:
 
 
 UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", "baseline", "role", "lr", "seed",
-                "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step"]
+                "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step",
+                "train_limit"]
 STILL_IMPROVING_FRACTION = 0.9
 
 
@@ -53,6 +54,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         metrics = record.metrics or {}
         row["metric_name"] = metrics.get("primary_metric") if metric == "primary" else metric
         row["score"] = metrics.get(metric)
+        row["train_limit"] = (record.config or {}).get("max_train_examples")  # the data axis
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*ROW_COLUMNS, *UNIT_COLUMNS])))[UNIT_COLUMNS]
     frame["baseline"] = frame["baseline"].fillna("").astype(str)

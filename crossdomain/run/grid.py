@@ -31,25 +31,35 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
 
     arms = [canonical_init(spec) for spec in suite.inits]
     units = []
-    for task in suite.tasks:
-        train = suite.train_for(task)
+    for task, model, train in task_conditions(suite):
         for fold in task_folds(task, suite.folds):
             for mapping_seed in suite.mapping_seeds:
                 for seed in suite.seeds:
                     for arm in arms:
                         hooks = tuple(dict.fromkeys([*suite.hooks, *(["save-model"] if train.save_model else [])]))
-                        units.append(Unit(task, fold, arm, seed, mapping_seed, suite.model, suite.mapping, train,
+                        units.append(Unit(task, fold, arm, seed, mapping_seed, model, suite.mapping, train,
                                           data_dirs, hooks))
     return units
+
+
+def task_conditions(suite: SuiteConfig):
+    """(task, model, training config) for each task, model of the model axis and size of the data axis."""
+    for task in suite.tasks:
+        for model in suite.model_axis():
+            for size in suite.train_size_axis():
+                train = suite.train_for(task)
+                yield task, model, train if size is None else dataclasses.replace(
+                    train, max_train_examples=size, nested_train_subsets=size > 0)
 
 
 def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
     """One unit per task, fold and baseline of the task's type: baselines see the same items whatever the seed."""
     from crossdomain.baselines import BASELINES
 
-    return [Unit(task, fold, "", 0, 0, "", "", suite.train_for(task), data_dirs, baseline=name,
+    trains = {(task, train.max_train_examples): train for task, _, train in task_conditions(suite)}  # not per model
+    return [Unit(task, fold, "", 0, 0, "", "", train, data_dirs, baseline=name,
                  baseline_version=BASELINES.get(name).version)
-            for task in suite.tasks for fold in task_folds(task, suite.folds) for name in suite.baselines
+            for (task, _), train in trains.items() for fold in task_folds(task, suite.folds) for name in suite.baselines
             if get_task(task).type in BASELINES.get(name).task_types]
 
 
@@ -166,9 +176,16 @@ def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selecti
         "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if not u.baseline)),
         "baselines": list(suite.baselines),
         "units": entries,
-        "selection": {f"{task}|{arm}": s.to_json() for (task, arm), s in (selections or {}).items()},
+        "selection": {selection_label(suite, key): s.to_json() for key, s in (selections or {}).items()},
         "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
     })
+
+
+def selection_label(suite: SuiteConfig, key: tuple) -> str:
+    """``task|arm``, with the model and training size when the suite has those axes."""
+    task, arm, model, size = key
+    return "|".join([task, arm, *([model] if len(suite.model_axis()) > 1 else []),
+                     *([f"n={size}"] if len(suite.train_size_axis()) > 1 else [])])
 
 
 def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, results: ResultsTable, progress: bool,
@@ -182,11 +199,11 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
     run_units(flatten_selection(plan), out_dir, results, f"{suite.name} lr selection", progress, on_unit_done,
               executor)
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
-    chosen = {key: selection.choose(*key, by_lr, records) for key, by_lr in plan.items()}
+    chosen = {key: selection.choose(key[0], key[1], by_lr, records) for key, by_lr in plan.items()}
     selection_ids = {u.unit_id for u in flatten_selection(plan)}
     main = []
     for unit in units:
-        picked = chosen.get((unit.task, unit.init))
+        picked = chosen.get(selection.selection_key(unit))
         if picked is None:
             main.append(unit)
         elif picked.chosen_lr is None:

@@ -44,12 +44,17 @@ class Selection:
                 "dev_scores": {str(k): v for k, v in self.dev_scores.items()}}
 
 
-def selection_units(suite, base_units) -> dict[tuple[str, str], dict[float, list]]:
-    """(task, arm) → lr → selection units: the main grid's first (mapping seed, seed) unit of each of the task's
-    first ``task_lr_selection_folds`` folds (default 1), with the lr replaced."""
-    bases: dict[tuple[str, str], dict[int, object]] = {}
+def selection_key(unit) -> tuple:
+    """What an lr is chosen for: a task, an arm, a model and a training-set size (the model and data axes)."""
+    return unit.task, unit.init, unit.model, unit.train.max_train_examples
+
+
+def selection_units(suite, base_units) -> dict[tuple, dict[float, list]]:
+    """(task, arm, model, training size) → lr → selection units: the main grid's first (mapping seed, seed) unit of
+    each of the task's first ``task_lr_selection_folds`` folds (default 1), with the lr replaced."""
+    bases: dict[tuple, dict[int, object]] = {}
     for unit in base_units:
-        folds = bases.setdefault((unit.task, unit.init), {})
+        folds = bases.setdefault(selection_key(unit), {})
         wanted = suite.task_lr_selection_folds.get(unit.task, 1)
         if not unit.baseline and suite.lr_grid_for(unit.task) and unit.fold not in folds and len(folds) < wanted:
             folds[unit.fold] = unit

@@ -120,6 +120,11 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     for name in suite.baselines:  # each runs on the tasks of its types (see runner.baseline_units)
         BASELINES.get(name)
     _unique(suite.baselines, f"{where}: baselines")
+    _unique(suite.models, f"{where}: models")
+    _unique(suite.train_sizes, f"{where}: train_sizes")
+    if any(size < 0 for size in suite.train_sizes):
+        raise ConfigError(f"{where}: train_sizes: expected sizes >= 0 (0 = the whole training split), "
+                          f"got {suite.train_sizes}")
     for task in suite.task_lr_grid:
         if task not in suite.tasks:
             raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks."
@@ -142,17 +147,19 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
 
 
 def check_model_and_arms(suite: SuiteConfig, arms) -> None:
+    """Every model of the model axis loads, fits each task's length, and takes every arm."""
     from crossdomain.training.models import check_model
 
-    config = check_model(suite.model)
-    positions = getattr(config, "max_position_embeddings", None)
-    for task in suite.tasks:
-        length = suite.train_for(task).max_length
-        if positions and length > positions:
-            raise ConfigError(f"suite {suite.name!r}: max_length {length} for {task!r} exceeds the {positions} "
-                              f"positions of model {suite.model!r}")
-    for arm in arms:
-        try:
-            arm.check(config)
-        except ValueError as error:
-            raise ConfigError(f"suite {suite.name!r}: init {arm.spec!r}: {error}") from error
+    for model in suite.model_axis():
+        config = check_model(model)
+        positions = getattr(config, "max_position_embeddings", None)
+        for task in suite.tasks:
+            length = suite.train_for(task).max_length
+            if positions and length > positions:
+                raise ConfigError(f"suite {suite.name!r}: max_length {length} for {task!r} exceeds the {positions} "
+                                  f"positions of model {model!r}")
+        for arm in arms:
+            try:
+                arm.check(config)
+            except ValueError as error:
+                raise ConfigError(f"suite {suite.name!r}: init {arm.spec!r} on model {model!r}: {error}") from error

@@ -67,6 +67,31 @@ def subsample(indices: tuple[int, ...], labels: list[int] | None, limit: int, se
     return sorted(kept)
 
 
+def nested_order(indices: tuple[int, ...], labels: list | None, seed: int) -> list[int]:
+    """One seeded order of the items whose every prefix is stratified: within each class a seeded permutation,
+    and the classes interleaved by each item's relative position in its class (plus a seeded jitter), so a prefix
+    of n items holds each class's share of n to within one item."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    items = np.asarray(indices)
+    classes = np.zeros(len(items), dtype=int) if labels is None else np.asarray([labels[i] for i in items])
+    keys = np.empty(len(items))
+    for value in np.unique(classes):
+        members = np.flatnonzero(classes == value)
+        shuffled = members[rng.permutation(len(members))]
+        keys[shuffled] = (np.arange(len(members)) + rng.random()) / len(members)
+    return [int(items[i]) for i in np.lexsort((items, keys))]
+
+
+def nested_subsample(indices: tuple[int, ...], labels: list | None, limit: int, seed: int) -> list[int]:
+    """The first ``limit`` items of :func:`nested_order` (all of them when limit is 0), sorted: a smaller size is a
+    subset of a larger one."""
+    if not limit or limit >= len(indices):
+        return list(indices)
+    return sorted(nested_order(indices, labels, seed)[:limit])
+
+
 def encode_split(data: TaskData, indices: list[int], symbol_ids: dict[str, int], cls_id: int, sep_id: int,
                  max_length: int, scaling: "TargetScaling | None" = None) -> EncodedSplit:
     rule = data.task.length.truncation
@@ -88,8 +113,10 @@ def select_items(unit) -> tuple[TaskData, dict[str, list[int]]]:
     fold = data.folds[unit.fold]
     split_seed = data.task.split.seed
     strata = None if data.task.is_regression else data.label_ids
+    train = nested_subsample(fold.train, strata, cfg.max_train_examples, split_seed) if cfg.nested_train_subsets \
+        else subsample(fold.train, strata, cfg.max_train_examples, split_seed)
     return data, {
-        "train": subsample(fold.train, strata, cfg.max_train_examples, split_seed),
+        "train": train,
         "dev": subsample(fold.dev, strata, cfg.max_eval_examples, split_seed),
         "test": subsample(fold.test, strata, cfg.max_eval_examples, split_seed),
     }
