@@ -86,14 +86,15 @@ class Workload:
 def make_workload(task: str, model: str, steps: int, batch_size: int, lr: float, max_length: int, threads: int,
                   data_dirs) -> Workload:
     from crossdomain.data.tasks import get_task
-    from crossdomain.run.units import Unit
+    from crossdomain.run.units import TrainedUnit
     from crossdomain.training import stages as pipeline
 
     if get_task(task).is_regression:  # its plain recipes score dev accuracy
         raise ValueError(f"bench measures classification tasks; {task!r} is a regression task")
     cfg = TrainConfig(lr=lr, max_steps=steps, batch_size=batch_size, max_length=max_length, eval_every=10**9,
                       max_eval_examples=256, eval_batch_size=128, threads=threads)
-    unit = Unit(task, 0, "pretrained", 0, 0, model, "random", cfg, tuple(data_dirs))
+    unit = TrainedUnit(task=task, fold=0, init="pretrained", seed=0, mapping_seed=0, model=model, mapping="random",
+                       train=cfg, data_dirs=tuple(data_dirs))
     prepared = pipeline.prepare(unit)
     tokenizer = prepared.tokenizer
     train, dev = prepared.splits["train"], prepared.splits["dev"]

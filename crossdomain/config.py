@@ -84,6 +84,9 @@ class SuiteConfig:
     hooks: list[str] = field(default_factory=list)  # post-training hooks, e.g. save-model
     lr_grid: list[float] = field(default_factory=list)  # per-arm lr selection on dev over these values; empty = off
     task_lr_grid: dict[str, list[float]] = field(default_factory=dict)  # per-task replacement of lr_grid
+    # per-arm replacement of the grid on every task (arm specs as written in inits, canonical), for arms whose
+    # useful learning rates lie elsewhere, such as a frozen body; it takes precedence over task_lr_grid
+    arm_lr_grid: dict[str, list[float]] = field(default_factory=dict)
     # per task: choose the lr on the mean dev score over its first N folds (default 1), for tasks whose dev split
     # alone is too small to rank learning rates
     task_lr_selection_folds: dict[str, int] = field(default_factory=dict)
@@ -100,9 +103,13 @@ class SuiteConfig:
         """The training-set sizes to run; None: the task's own train.max_train_examples (no data axis)."""
         return list(self.train_sizes) or [None]
 
-    def lr_grid_for(self, task: str) -> list[float]:
-        return list(self.task_lr_grid.get(task, self.lr_grid))
     expected_cost: str = ""  # what the suite costs, for humans
+
+    def lr_grid_for(self, task: str, arm: str | None = None) -> list[float]:
+        """The lr grid of one (task, arm): the arm's own grid, else the task's, else the suite's."""
+        if arm is not None and arm in self.arm_lr_grid:
+            return list(self.arm_lr_grid[arm])
+        return list(self.task_lr_grid.get(task, self.lr_grid))
 
     def train_for(self, task: str) -> TrainConfig:
         overrides = self.task_train.get(task, {})

@@ -28,10 +28,84 @@ class RecordError(ValueError):
     """A file in ``units/`` that is not a readable unit record; the message names the file."""
 
 
+@dataclass(frozen=True)
+class TrainedSpec:
+    """What a fine-tuned unit is: everything that changes its result, hashed into its id."""
+
+    task: str
+    task_version: str
+    fold: int
+    init: str  # the canonical arm spec, e.g. "pretrained-layers:k=3"
+    seed: int
+    mapping_seed: int
+    model: str
+    mapping: str
+    train: dict  # the hyper-parameters that change the result (TrainConfig.identity())
+
+    @property
+    def arm(self) -> str:
+        return self.init
+
+    @property
+    def lr(self) -> float | None:
+        return self.train.get("lr")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """What a baseline unit is: a reference model fitted on the same (subsampled, truncated) splits as the arms."""
+
+    task: str
+    task_version: str
+    fold: int
+    baseline: str  # e.g. "kmer-logreg"
+    data: dict  # the split sizes and truncation it shares with the arms
+    baseline_version: int = 1  # in the identity (and so the id) from 2 on
+
+    @property
+    def arm(self) -> str:
+        return self.baseline
+
+    @property
+    def lr(self) -> None:
+        return None
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        if self.baseline_version == 1:
+            del data["baseline_version"]
+        return data
+
+
+UnitSpec = TrainedSpec | BaselineSpec
+
+
+def spec_from_json(data, origin: str = "<record>") -> UnitSpec:
+    """The typed unit spec of a record's ``unit`` mapping (a baseline's names its ``baseline``)."""
+    if isinstance(data, (TrainedSpec, BaselineSpec)):
+        return data
+    if not isinstance(data, dict):
+        raise RecordError(f"{origin}: unit: expected a mapping, got {type(data).__name__}")
+    cls = BaselineSpec if "baseline" in data else TrainedSpec
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
+    unknown = sorted(set(data) - names)
+    missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in data]
+    if unknown or missing:
+        kind = "baseline" if cls is BaselineSpec else "trained"
+        raise RecordError(f"{origin}: unit of a {kind} unit: " + "; ".join(
+            part for part in (f"unknown key(s) {unknown}" if unknown else "",
+                              f"missing key(s) {missing}" if missing else "") if part))
+    return cls(**data)
+
+
 @dataclass
 class UnitRecord:
     unit_id: str
-    unit: dict  # the identity: task, task_version, fold, init (arm spec), seed, mapping_seed, model, mapping, train
+    unit: UnitSpec  # the identity (a mapping is read into its type)
     status: str  # "ok" or "failed"
     config: dict = field(default_factory=dict)  # the full training config, execution settings included
     data_dirs: list = field(default_factory=list)
@@ -62,6 +136,13 @@ class UnitRecord:
     schema_version: int = SCHEMA_VERSION
     path: Path | None = field(default=None, compare=False, repr=False)  # where it was read from (not saved)
 
+    def __post_init__(self):
+        self.unit = spec_from_json(self.unit, str(self.path or self.unit_id))
+
+    @property
+    def is_baseline(self) -> bool:
+        return isinstance(self.unit, BaselineSpec)
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
@@ -75,10 +156,9 @@ class UnitRecord:
         unit, metrics, sizes = self.unit, self.metrics or {}, self.sizes or {}
         row = {
             "unit_id": self.unit_id, "status": self.status, "error": self.error,
-            **{k: unit.get(k) for k in ("task", "fold", "init", "seed", "mapping_seed", "model", "mapping")},
-            "baseline": unit.get("baseline") or None, "role": "+".join(self.roles),
-            "lr": (unit.get("train") or {}).get("lr"),
-            "domain": str(unit.get("task", "")).split("/")[0],
+            **{k: getattr(unit, k, None) for k in ("task", "fold", "init", "seed", "mapping_seed", "model", "mapping")},
+            "baseline": getattr(unit, "baseline", None), "role": "+".join(self.roles), "lr": unit.lr,
+            "domain": unit.task.split("/")[0],
             **{k: metrics.get(k) for k in ("primary_metric", "primary", "accuracy", "macro_f1", "mcc")},
             **{k: sizes.get(k) for k in ("train", "dev", "test")},
             "trainable_parameters": (self.init or {}).get("trainable_parameters"),
@@ -91,6 +171,7 @@ class UnitRecord:
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
         data.pop("path")
+        data["unit"] = self.unit.to_json()
         return {"schema_version": data.pop("schema_version"), **data}
 
     def write(self, path: Path) -> None:
@@ -114,6 +195,7 @@ class UnitRecord:
         unknown = sorted(set(data) - names)
         if unknown:
             raise RecordError(f"{origin}: unknown unit record key(s) {unknown} for schema_version {version}")
+        data["unit"] = spec_from_json(data["unit"], origin)
         return cls(**data)
 
     @classmethod
@@ -141,7 +223,8 @@ def _upgrade_v1(data: dict) -> dict:
 def _upgrade_v2(data: dict) -> dict:
     """Before version 3 the precision was not recorded; bf16 then acted on CUDA only, so a unit trained
     on a CPU ran in fp32. On CUDA it is unknown (None)."""
-    trained = not (data.get("unit") or {}).get("baseline") and data.get("status") == "ok"
+    unit = data.get("unit")
+    trained = not (isinstance(unit, dict) and unit.get("baseline")) and data.get("status") == "ok"
     data.setdefault("precision", "fp32" if trained and data.get("device") == "cpu" else None)
     return data
 

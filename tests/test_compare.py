@@ -10,8 +10,10 @@ from crossdomain.report.compare import compare_runs
 
 def write(units, task, seed, score, precision, curve=(0.1, 0.5, 0.8), baseline=False):
     unit_id = f"{task.replace('/', '-')}__seed{seed}__{'baseline' if baseline else 'x'}"
-    unit = {"task": task, "fold": 0, "init": "pretrained", "seed": seed, "mapping_seed": 0, "model": "tiny",
-            "mapping": "random", **({"baseline": "majority"} if baseline else {})}
+    common = {"task": task, "task_version": "1", "fold": 0}
+    unit = ({**common, "baseline": "majority", "data": {}} if baseline else
+            {**common, "init": "pretrained", "seed": seed, "mapping_seed": 0, "model": "tiny", "mapping": "random",
+             "train": {}})
     UnitRecord(unit_id=unit_id, unit=unit, status="ok", precision=precision, train_seconds=10.0 if precision == "bf16" else 25.0,
                metrics={"mcc": score, "primary": score, "primary_metric": "mcc"}, steps=20,
                curve=[{"step": 10 * i, "dev": d} for i, d in enumerate(curve)]).write(units / f"{unit_id}.json")

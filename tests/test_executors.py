@@ -184,7 +184,7 @@ def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiti
     assert [e["id"] for e in plan if e["phase"] == "main"] == [None] * 4  # ids depend on the lr still to choose
     assert main(["status", str(out)]) == 0
     rows = {tuple(line.split()[:3]): line.split()[3:] for line in capsys.readouterr().out.splitlines()}
-    first_arm = seen[0].unit["init"]
+    first_arm = seen[0].unit.init
     assert rows[("selection", "dna/splice", first_arm)] == ["1", "0", "0", "1"]
     assert rows[("main", "dna/splice", first_arm)] == ["0", "0", "0", "2"]
 

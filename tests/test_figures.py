@@ -1,4 +1,6 @@
 """The run's visual language: layout measured on rendered figures, one colour per arm, captions, honest intervals."""
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -8,7 +10,7 @@ from crossdomain.analysis.embeddings import Embeddings
 from crossdomain.analysis.layer_change import LayerChange
 from crossdomain.analysis.probes import Probes
 from crossdomain.cli import main
-from crossdomain.record import UnitRecord
+from crossdomain.record import BaselineSpec, UnitRecord
 from crossdomain.report import compute, draw_figures, run_visuals, write_report
 from crossdomain.report.style import STYLE, Visuals, arm_colours_drawn, layout_problems
 from tests.test_report import write_unit
@@ -21,7 +23,7 @@ def set_unit(path, **changes):
     record = UnitRecord.load(path)
     for key, value in changes.items():
         if key == "unit":
-            record.unit = {**record.unit, **value}
+            record.unit = value if isinstance(value, BaselineSpec) else dataclasses.replace(record.unit, **value)
         else:
             setattr(record, key, value)
     record.write(path)
@@ -41,7 +43,8 @@ def full_run(tmp_path):
                 write_unit(units, task, arm, seed, score, curve=curve)
         for name, score in (("majority", 0.5), ("kmer-logreg", 0.9)):
             unit_id = write_unit(units, task, f"baseline-{name}", 0, score)
-            set_unit(units / f"{unit_id}.json", unit={"baseline": name, "init": None})
+            spec = UnitRecord.load(units / f"{unit_id}.json").unit
+            set_unit(units / f"{unit_id}.json", unit=BaselineSpec(spec.task, spec.task_version, spec.fold, name, {}))
         for arm in ARMS[:2]:
             for lr, best in ((1e-4, 0.6), (3e-4, 0.7), (1e-3, 0.5)):
                 unit_id = write_unit(units, task, arm, 100 + int(lr * 1e5), best)

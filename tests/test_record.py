@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from crossdomain.record import SCHEMA_VERSION, RecordError, UnitRecord, load_records
+from crossdomain.record import SCHEMA_VERSION, BaselineSpec, RecordError, TrainedSpec, UnitRecord, load_records
 
 V1 = {  # a version-1 unit file as wave 1 wrote it (trimmed)
     "schema_version": 1, "unit_id": "dna-splice__fold0__random__seed0__map0__abc",
@@ -28,7 +28,8 @@ def test_round_trip(tmp_path):
 
 def test_version_1_files_still_load():
     record = UnitRecord.from_json(V1)
-    assert record.data_dirs == ["/mirror"] and "data_dirs" not in record.unit
+    assert record.data_dirs == ["/mirror"] and "data_dirs" not in record.unit.to_json()
+    assert isinstance(record.unit, TrainedSpec) and record.unit.lr == 0.001 and not record.is_baseline
     assert record.init == {"spec": "random"}
     row = record.row()
     assert row["init"] == "random" and row["primary"] == 0.1 and row["domain"] == "dna" and row["train"] == 256
@@ -58,8 +59,24 @@ def test_files_that_are_not_records_are_named(tmp_path, content, message):
 
 def test_version_2_files_get_the_precision_they_ran_in():
     """Before version 3, bf16 acted on CUDA only: a CPU unit ran in fp32; on CUDA it is not known."""
-    cpu = UnitRecord.from_json({**V1, "schema_version": 2, "data_dirs": []})
-    cuda = UnitRecord.from_json({**V1, "schema_version": 2, "data_dirs": [], "device": "NVIDIA H100"})
-    baseline = UnitRecord.from_json({**V1, "schema_version": 2, "unit": {**V1["unit"], "baseline": "majority"}})
+    v2 = {**V1, "schema_version": 2, "data_dirs": [], "unit": {k: v for k, v in V1["unit"].items() if k != "data_dirs"}}
+    cpu = UnitRecord.from_json(v2)
+    cuda = UnitRecord.from_json({**v2, "device": "NVIDIA H100"})
+    baseline_unit = {"task": "dna/splice", "task_version": "1", "fold": 0, "baseline": "majority", "data": {}}
+    baseline = UnitRecord.from_json({**V1, "schema_version": 2, "unit": baseline_unit})
     assert (cpu.precision, cuda.precision, baseline.precision) == ("fp32", None, None)
     assert cpu.row()["precision"] == "fp32"
+
+
+def test_the_unit_is_read_into_its_type_and_a_wrong_key_is_named():
+    baseline = UnitRecord.from_json({**V1, "unit": {"task": "dna/splice", "task_version": "1", "fold": 0,
+                                                    "baseline": "kmer-logreg", "data": {"max_length": 64},
+                                                    "baseline_version": 2}})
+    assert isinstance(baseline.unit, BaselineSpec) and baseline.is_baseline and baseline.unit.arm == "kmer-logreg"
+    assert baseline.to_json()["unit"]["baseline_version"] == 2 and baseline.row()["lr"] is None
+    first = UnitRecord.from_json({**V1, "unit": {**baseline.unit.to_json(), "baseline_version": 1}})
+    assert "baseline_version" not in first.to_json()["unit"]  # version 1 is not in the identity (ids unchanged)
+    with pytest.raises(RecordError, match=r"x\.json: unit of a trained unit: unknown key\(s\) \['sede'\]; "
+                                          r"missing key\(s\) \['seed'\]"):
+        unit = {k: v for k, v in V1["unit"].items() if k not in ("seed", "data_dirs")}
+        UnitRecord.from_json({**V1, "schema_version": 3, "data_dirs": [], "unit": {**unit, "sede": 0}}, "x.json")

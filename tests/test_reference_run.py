@@ -30,7 +30,7 @@ def test_every_committed_unit_file_is_a_readable_record_with_its_predictions(nam
 @pytest.mark.mirror
 @pytest.mark.parametrize("name", REFERENCES)
 def test_rerunning_the_cheapest_committed_training_unit_reproduces_its_metrics(tmp_path, mirror, name):
-    trained = [r for r in committed_units(name) if not r.unit.get("baseline")]
+    trained = [r for r in committed_units(name) if not r.is_baseline]
     if not trained:
         pytest.skip(f"no committed {name} training unit yet")
     learned = [r for r in trained if r.metrics.get("primary")] or trained  # a unit that learned checks more

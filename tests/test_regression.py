@@ -230,7 +230,7 @@ def test_a_tiny_model_learns_a_synthetic_regression_and_its_record_round_trips(s
     name, mirror = synthetic_task
     out = tmp_path / "run"
     runner.run_suite(regression_suite(name), out, data_dirs=(mirror,), progress=False)
-    records = {r.init.get("baseline") or r.unit["init"]: r for r in runner.load_unit_records(out)}
+    records = {r.unit.arm: r for r in runner.load_unit_records(out)}
     trained = records["random"]
     assert trained.ok, trained.error
     # the target is the count of one token (0-12, noise 0.1): a model that counts it ranks the 100 test items
@@ -266,7 +266,7 @@ def test_the_report_of_a_mixed_run_scores_each_task_in_its_own_metric(synthetic_
     suite.baselines = ["majority", "mean"]
     out = tmp_path / "run"
     runner.run_suite(suite, out, data_dirs=(synthetic_mirror, str(mirror)), progress=False)
-    baselines = {(r.unit["task"], r.unit["baseline"]) for r in runner.load_unit_records(out) if r.unit.get("baseline")}
+    baselines = {(r.unit.task, r.unit.baseline) for r in runner.load_unit_records(out) if r.is_baseline}
     assert baselines == {(name, "mean"), ("dna/splice", "majority")}  # each baseline on the tasks of its type
     write_report([out], out / "report")
     summary = pd.read_csv(out / "report" / "summary.csv").set_index(["task", "arm"])

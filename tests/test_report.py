@@ -19,8 +19,8 @@ def write_unit(units, task, init, seed, score, status="ok", n_test=40, fold=0, c
     unit_id = f"{task.replace('/', '-')}__fold{fold}__{init}__seed{seed}__map0__x"
     record = UnitRecord(
         unit_id=unit_id, status=status, error=None if status == "ok" else "RuntimeError: boom",
-        unit={"task": task, "fold": fold, "init": init, "seed": seed, "mapping_seed": 0, "model": "tiny",
-              "mapping": "random"},
+        unit={"task": task, "task_version": "1", "fold": fold, "init": init, "seed": seed, "mapping_seed": 0,
+              "model": "tiny", "mapping": "random", "train": {}},
         metrics={"accuracy": score, "macro_f1": score, "mcc": score, "primary": score, "primary_metric": "accuracy"}
         if status == "ok" else {},
         curve=[{"step": s, "seconds": t, "dev": d} for s, t, d in curve] if status == "ok" else [],
@@ -334,7 +334,7 @@ def test_the_report_states_the_precision_and_flags_a_mixed_run(run_dir, tmp_path
     assert "- precision: not recorded (9 trained units)" in report  # these hand-written records carry none
     for path in sorted((run_dir / "units").glob("*.json")):
         record = UnitRecord.load(path)
-        record.precision = "bf16" if record.unit["seed"] == 0 else "fp32"
+        record.precision = "bf16" if record.unit.seed == 0 else "fp32"
         record.write(path)
     report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
     assert "- precision: **mixed**: bf16 (4 trained units), fp32 (5 trained units)." in report

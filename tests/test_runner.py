@@ -195,7 +195,7 @@ def test_every_arm_runs_on_the_tiny_model_and_says_what_it_did(tmp_path):
     out = tmp_path / "arms"
     assert main(["run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds", "0", "--inits", *ALL_ARMS,
                  "--out", str(out), "--no-progress", "--set", "train.max_steps=6", "--set", "train.eval_every=3"]) == 0
-    records = {r.unit["init"]: r for r in runner.load_unit_records(out)}
+    records = {r.unit.init: r for r in runner.load_unit_records(out)}
     assert set(records) == set(ALL_ARMS) and all(r.ok for r in records.values())
     assert records["frozen:base=random"].init["frozen_parameters"] > 0
     assert records["frozen:base=random"].init["trainable_parameters"] < records["random"].init["trainable_parameters"]
@@ -302,7 +302,7 @@ def test_third_party_init_arm_registers_through_an_entry_point_and_runs(tmp_path
          "--inits", "scaled:factor=0.25", "random", "--out", str(out), "--no-progress", "--set", "train.max_steps=4",
          "--set", "train.eval_every=2"], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    records = {r.unit["init"]: r for r in runner.load_unit_records(out)}
+    records = {r.unit.init: r for r in runner.load_unit_records(out)}
     assert records["scaled:factor=0.25"].ok and records["scaled:factor=0.25"].init["factor"] == 0.25
     assert "scaled:factor=0.25 − random" in (out / "report" / "report.md").read_text()
 

@@ -1,4 +1,5 @@
 """Per-arm lr selection, baselines and the still-improving flag."""
+import dataclasses
 import json
 import random
 
@@ -15,9 +16,12 @@ from crossdomain.run import selection
 from crossdomain.run import units as units_module
 from crossdomain.run.suites import load_suite
 
+SPEC = {"task": "dna/splice", "task_version": "1", "fold": 0, "init": "random", "seed": 0, "mapping_seed": 0,
+        "model": "tiny", "mapping": "random", "train": {"lr": 1e-4}}
+
 
 def fake_record(unit_id, curve_devs, status="ok"):
-    return UnitRecord(unit_id=unit_id, unit={}, status=status, curve=[{"step": i, "dev": d} for i, d in enumerate(curve_devs)])
+    return UnitRecord(unit_id=unit_id, unit=SPEC, status=status, curve=[{"step": i, "dev": d} for i, d in enumerate(curve_devs)])
 
 
 class FakeUnit:
@@ -82,13 +86,13 @@ def test_kmer_logreg_finds_a_motif_and_majority_predicts_the_majority():
 def peaking_at(step, steps=100):
     """A unit whose dev curve (every step) is best at ``step`` and which kept its final weights."""
     curve = [{"step": s, "dev": 1.0 if s == step else 0.5} for s in range(steps + 1)]
-    return UnitRecord("u", {}, "ok", steps=steps, best_step=steps, curve=curve)
+    return UnitRecord("u", SPEC, "ok", steps=steps, best_step=steps, curve=curve)
 
 
 def test_still_improving_means_the_best_dev_step_is_in_the_last_tenth():
     assert stats.still_improving(peaking_at(95)) and stats.still_improving(peaking_at(90))
     assert not stats.still_improving(peaking_at(89))  # whatever best_step says about the weights kept
-    assert not stats.still_improving(UnitRecord("u", {}, "ok", steps=0, best_step=0, curve=[{"step": 0, "dev": 0.5}]))
+    assert not stats.still_improving(UnitRecord("u", SPEC, "ok", steps=0, best_step=0, curve=[{"step": 0, "dev": 0.5}]))
 
 
 @pytest.mark.mirror
@@ -105,12 +109,12 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
         task, arm = key.split("|")
         scores = {float(lr): max(p["dev"] for p in records[uid].curve) for lr, uid in chosen["units"].items()}
         assert chosen["chosen_lr"] == min(scores, key=lambda lr: (-scores[lr], lr))
-        main = [r for r in records.values() if r.unit.get("init") == arm and "main" in r.roles]
-        assert len(main) == 2 and all(r.unit["train"]["lr"] == chosen["chosen_lr"] for r in main)
+        main = [r for r in records.values() if r.unit.arm == arm and not r.is_baseline and "main" in r.roles]
+        assert len(main) == 2 and all(r.unit.lr == chosen["chosen_lr"] for r in main)
         assert all(r.selection["selection_units"] == list(chosen["units"].values()) for r in main)
         assert sum(r.roles == ["selection", "main"] for r in main) == 1  # seed 0 at the chosen lr ran once
-    baseline_items = [pd.read_csv(r.predictions_path)["id"].tolist() for r in records.values() if r.unit.get("baseline")]
-    arm_unit = next(r for r in records.values() if "main" in r.roles and r.unit.get("init"))
+    baseline_items = [pd.read_csv(r.predictions_path)["id"].tolist() for r in records.values() if r.is_baseline]
+    arm_unit = next(r for r in records.values() if "main" in r.roles and not r.is_baseline)
     arm_items = pd.read_csv(arm_unit.predictions_path)["id"].tolist()
     assert baseline_items and all(items == arm_items for items in baseline_items)  # exactly the same test items
 
@@ -137,7 +141,7 @@ def test_a_baseline_version_enters_the_id_from_2_on_and_an_older_version_is_not_
     majority, kmer = runner.baseline_units(suite)
     assert (majority.baseline_version, kmer.baseline_version) == (1, BASELINES.get("kmer-logreg").version) == (1, 2)
     assert "baseline_version" not in majority.identity() and kmer.identity()["baseline_version"] == 2
-    older = units_module.Unit(**{**kmer.__dict__, "baseline_version": 1})
+    older = dataclasses.replace(kmer, baseline_version=1)
     assert older.unit_id != kmer.unit_id and "baseline_version" not in older.identity()
     record = run_unit(older, tmp_path)
     assert not record.ok and "at version 2; this unit was planned for version 1" in record.error
@@ -157,10 +161,26 @@ def test_an_lr_chosen_over_several_folds_with_final_weights_end_to_end(tmp_path)
     (chosen,) = json.loads((out / "run.json").read_text())["selection"].values()
     assert all(len(ids) == 2 for ids in chosen["units"].values())  # one selection unit per fold and lr
     for lr, ids in chosen["units"].items():
-        assert {records[i].unit["fold"] for i in ids} == {0, 1}
+        assert {records[i].unit.fold for i in ids} == {0, 1}
         final = [records[i].curve[-1]["dev"] for i in ids]
         assert chosen["dev_scores"][lr] == pytest.approx(sum(final) / 2)  # the final weights' score, averaged
     main = [r for r in records.values() if "main" in r.roles]
-    assert len(main) == 4 and {r.unit["train"]["lr"] for r in main} == {chosen["chosen_lr"]}
+    assert len(main) == 4 and {r.unit.lr for r in main} == {chosen["chosen_lr"]}
     assert sum(r.roles == ["selection", "main"] for r in main) == 2  # seed 0 of each fold ran once
     assert all(r.best_step == r.steps == 4 for r in main)  # the final weights were kept and tested
+
+
+def test_an_arm_lr_grid_replaces_the_grid_for_that_arm_only_and_a_non_canonical_key_is_refused():
+    from crossdomain.config import ConfigError
+    from crossdomain.run.suites import validate_suite
+
+    suite = apply_overrides(load_suite("smoke"), [
+        "tasks=[dna/splice]", "inits=[pretrained, random, frozen:base=pretrained]", "lr_grid=[1e-4,3e-4]",
+        "arm_lr_grid={frozen:base=pretrained: [1e-3, 3e-3, 1e-2]}"])
+    validate_suite(suite, check_resources=False)
+    plan = selection.selection_units(suite, runner.expand_units(suite))
+    grids = {key[1]: sorted(lrs) for key, lrs in plan.items()}
+    assert grids == {"pretrained": [1e-4, 3e-4], "random": [1e-4, 3e-4], "frozen:base=pretrained": [1e-3, 3e-3, 1e-2]}
+    bad = apply_overrides(suite, ["arm_lr_grid={frozen: [1e-3]}"])
+    with pytest.raises(ConfigError, match=r"arm_lr_grid names 'frozen'.*frozen:base=pretrained"):
+        validate_suite(bad, check_resources=False)

@@ -31,7 +31,7 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
     lines = ["# crossdomain analysis", "",
              f"Run: `{run_dir}`; {len(context.records)} unit(s) (one per task and arm"
              f"{'' if not all_seeds else ', all seeds'}): "
-             + ", ".join(f"{r.unit['task']} {r.unit['init']} seed {r.unit['seed']}" for r in context.records) + ".",
+             + ", ".join(f"{r.unit.task} {r.unit.init} seed {r.unit.seed}" for r in context.records) + ".",
              f"Items: seeded samples of {examples} from each unit's own train and test splits.", ""]
     if context.missing_after:
         lines += [f"**Fine-tuned weights missing** for {len(context.missing_after)} unit(s), so only the *before* "
@@ -77,8 +77,8 @@ def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
         raise ValueError(f"{out}: no analysis.md to redraw (run `crossdomain analyze {run_dir}` first)")
     from crossdomain.record import load_records
 
-    inits = [r.unit["init"] for r in load_records(Path(run_dir) / "units", on_error=lambda e: None)
-             if r.ok and not r.unit.get("baseline") and "main" in r.roles]
+    inits = [r.unit.init for r in load_records(Path(run_dir) / "units", on_error=lambda e: None)
+             if r.ok and not r.is_baseline and "main" in r.roles]
     visuals = run_visuals(inits, run_plan([Path(run_dir)])[0])  # as the report and a full analyze colour them
     captions = {}
     for name in names or ANALYSES.names():

@@ -26,14 +26,14 @@ class Attention:
                 layers, heads, _ = reps.attention_shares.shape
                 for layer in range(layers):
                     for head in range(heads):
-                        rows.append({"task": record.unit["task"], "arm": record.unit["init"], "unit_id": record.unit_id,
+                        rows.append({"task": record.unit.task, "arm": record.unit.init, "unit_id": record.unit_id,
                                      "state": state, "layer": layer, "head": head,
                                      "entropy": float(reps.attention_entropy[layer, head]),
                                      **{f"share_{p}": float(reps.attention_shares[layer, head, i])
                                         for i, p in enumerate(PATTERNS)},
                                      "dominant": dominant[layer, head]})
-                heat[(record.unit["task"], record.unit["init"], state)] = reps.attention_shares
-                examples[(record.unit["task"], record.unit["init"], state)] = reps.example_attention
+                heat[(record.unit.task, record.unit.init, state)] = reps.attention_shares
+                examples[(record.unit.task, record.unit.init, state)] = reps.example_attention
         table = pd.DataFrame(rows)
         figures, captions = self.draw(table, context.visuals)
         for task in sorted({k[0] for k in heat}):

@@ -32,19 +32,19 @@ class AnalysisContext:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             records = [r for r in load_records(self.run_dir / "units", on_error=lambda e: None)
-                       if r.ok and not r.unit.get("baseline") and "main" in r.roles]
+                       if r.ok and not r.is_baseline and "main" in r.roles]
         from crossdomain.report import arm_order, run_plan, run_visuals
 
         planned = run_plan([self.run_dir])[0]
-        self.visuals = run_visuals([r.unit["init"] for r in records], planned)  # the report's colours, all tasks
+        self.visuals = run_visuals([r.unit.init for r in records], planned)  # the report's colours, all tasks
         if tasks:
-            records = [r for r in records if r.unit["task"] in tasks]
-        rank = {arm: i for i, arm in enumerate(arm_order({r.unit["init"] for r in records}, planned))}
-        records.sort(key=lambda r: (r.unit["task"], rank[r.unit["init"]], r.unit["fold"], r.unit["mapping_seed"],
-                                    r.unit["seed"]))
+            records = [r for r in records if r.unit.task in tasks]
+        rank = {arm: i for i, arm in enumerate(arm_order({r.unit.init for r in records}, planned))}
+        records.sort(key=lambda r: (r.unit.task, rank[r.unit.init], r.unit.fold, r.unit.mapping_seed,
+                                    r.unit.seed))
         chosen = {}
         for record in records:  # one unit per task and arm (its first fold/mapping seed/seed) unless all_seeds
-            key = (record.unit["task"], record.unit["init"]) if not all_seeds else record.unit_id
+            key = (record.unit.task, record.unit.init) if not all_seeds else record.unit_id
             chosen.setdefault(key, record)
         self.records = list(chosen.values())
         self._current_model: tuple | None = None  # (unit id, state) → UnitModel, the latest one only
@@ -55,10 +55,10 @@ class AnalysisContext:
 
     @property
     def tasks(self) -> list[str]:
-        return sorted({r.unit["task"] for r in self.records})
+        return sorted({r.unit.task for r in self.records})
 
     def arms(self, task: str) -> list:
-        return [r for r in self.records if r.unit["task"] == task]
+        return [r for r in self.records if r.unit.task == task]
 
     def model(self, record, state: str) -> UnitModel | None:
         """The unit's model in one state. Only the latest model is kept in memory (a run may hold hundreds of

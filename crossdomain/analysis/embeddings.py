@@ -35,7 +35,7 @@ class Embeddings:
 
         rows, skipped = [], set()
         for record in context.records:
-            task = get_task(record.unit["task"])
+            task = get_task(record.unit.task)
             symbols = sorted(record.mapping["symbols"])
             domain = ADAPTERS.get(task.adapter).symbol_similarity(symbols)
             if domain is None:
@@ -47,7 +47,7 @@ class Embeddings:
                     continue
                 vectors = np.stack([by_symbol[s] for s in symbols])
                 rho, pairs = structure_correlation(cosine_matrix(vectors), np.asarray(domain, dtype=float))
-                rows.append({"task": task.name, "arm": record.unit["init"], "unit_id": record.unit_id, "state": state,
+                rows.append({"task": task.name, "arm": record.unit.init, "unit_id": record.unit_id, "state": state,
                              "spearman": rho, "pairs": pairs})
         table = pd.DataFrame(rows)
         figures, captions = self.draw(table, context.visuals)

@@ -22,12 +22,12 @@ class LayerChange:
             if before is None or after is None:
                 continue
             for layer in range(before.pooled.shape[0]):
-                rows.append({"task": record.unit["task"], "comparison": f"{record.unit['init']}: before vs after",
-                             "arm": record.unit["init"], "state": "after", "layer": layer,
+                rows.append({"task": record.unit.task, "comparison": f"{record.unit.init}: before vs after",
+                             "arm": record.unit.init, "state": "after", "layer": layer,
                              "cka": linear_cka(before.pooled[layer], after.pooled[layer]),
                              "cka_debiased": debiased_linear_cka(before.pooled[layer], after.pooled[layer])})
         for task in context.tasks:
-            by_arm = {r.unit["init"]: r for r in context.arms(task)}
+            by_arm = {r.unit.init: r for r in context.arms(task)}
             if FULL_ARM in by_arm and REFERENCE_ARM in by_arm:
                 a = context.representations(by_arm[FULL_ARM], "after", "test")
                 b = context.representations(by_arm[REFERENCE_ARM], "after", "test")

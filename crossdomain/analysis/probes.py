@@ -43,7 +43,7 @@ class Probes:
                     train_states = train.pooled if pooling == "mean" else train.cls
                     test_states = test.pooled if pooling == "mean" else test.cls
                     for layer in range(train_states.shape[0]):
-                        rows.append({"task": record.unit["task"], "arm": record.unit["init"], "unit_id": record.unit_id,
+                        rows.append({"task": record.unit.task, "arm": record.unit.init, "unit_id": record.unit_id,
                                      "state": state, "pooling": pooling, "layer": layer, "metric": metric,
                                      "score": probe_score(train_states[layer], train.labels, test_states[layer],
                                                           test.labels, metric)})

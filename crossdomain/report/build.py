@@ -52,7 +52,7 @@ def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
 
 def precision_line(records) -> str:
     """What the trained units ran in; a run that mixes precisions is flagged (its arms may differ by it)."""
-    trained = [r for r in records if r.ok and not (r.unit or {}).get("baseline")]
+    trained = [r for r in records if r.ok and not r.is_baseline]
     counts = Counter(r.precision or "not recorded" for r in trained)
     text = ", ".join(f"{name} ({n} trained units)" for name, n in sorted(counts.items()))
     if len(counts) > 1:

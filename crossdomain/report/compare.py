@@ -21,7 +21,7 @@ DIVERGENCE = 0.02
 
 def trained_records(run_dir: Path, on_error) -> dict[str, UnitRecord]:
     records = load_records(Path(run_dir) / "units", on_error=on_error)
-    return {r.unit_id: r for r in records if r.ok and not (r.unit or {}).get("baseline")}
+    return {r.unit_id: r for r in records if r.ok and not r.is_baseline}
 
 
 def first_divergence(a: UnitRecord, b: UnitRecord) -> float:
@@ -38,7 +38,7 @@ def paired_frame(run_a: Path, run_b: Path, metric: str = "primary", on_error=Non
     for unit_id in sorted(set(a) & set(b)):
         ra, rb = a[unit_id], b[unit_id]
         rows.append({
-            "unit_id": unit_id, "task": ra.unit["task"], "init": ra.unit.get("init"), "seed": ra.unit.get("seed"),
+            "unit_id": unit_id, "task": ra.unit.task, "init": ra.unit.arm, "seed": getattr(ra.unit, "seed", None),
             "metric": ra.metrics["primary_metric"] if metric == "primary" else metric,
             "a": ra.metrics[metric], "b": rb.metrics[metric], "delta": ra.metrics[metric] - rb.metrics[metric],
             "steps_a": ra.steps, "steps_b": rb.steps, "curves_part_at": first_divergence(ra, rb),

@@ -18,7 +18,7 @@ from crossdomain.data.tasks import get_task
 from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord, load_records
 from crossdomain.run import provenance
 from crossdomain.run.suites import task_folds, validate_suite
-from crossdomain.run.units import Unit
+from crossdomain.run.units import BaselineUnit, TrainedUnit, Unit
 
 
 def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Unit]:
@@ -37,8 +37,9 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
                 for seed in suite.seeds:
                     for arm in arms:
                         hooks = tuple(dict.fromkeys([*suite.hooks, *(["save-model"] if train.save_model else [])]))
-                        units.append(Unit(task, fold, arm, seed, mapping_seed, model, suite.mapping, train,
-                                          data_dirs, hooks))
+                        units.append(TrainedUnit(task=task, fold=fold, init=arm, seed=seed,
+                                                 mapping_seed=mapping_seed, model=model, mapping=suite.mapping,
+                                                 train=train, data_dirs=data_dirs, hooks=hooks))
     return units
 
 
@@ -57,8 +58,8 @@ def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[
     from crossdomain.baselines import BASELINES
 
     trains = {(task, train.max_train_examples): train for task, _, train in task_conditions(suite)}  # not per model
-    return [Unit(task, fold, "", 0, 0, "", "", train, data_dirs, baseline=name,
-                 baseline_version=BASELINES.get(name).version)
+    return [BaselineUnit(task=task, fold=fold, train=train, data_dirs=data_dirs, baseline=name,
+                         baseline_version=BASELINES.get(name).version)
             for (task, _), train in trains.items() for fold in task_folds(task, suite.folds) for name in suite.baselines
             if get_task(task).type in BASELINES.get(name).task_types]
 
@@ -131,7 +132,7 @@ def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: st
 
     def finished(record: UnitRecord) -> None:
         bar.update(1)
-        bar.set_postfix_str(f"{record.unit.get('task')} {record.unit.get('baseline') or record.unit.get('init')}")
+        bar.set_postfix_str(f"{record.unit.task} {record.unit.arm}")
         if not record.ok:
             tqdm.write(f"unit {record.unit_id} failed: {record.error}")
         results.add(record)
@@ -145,7 +146,7 @@ def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: st
 
 
 def plan_entry(unit: Unit, phase: str) -> dict:
-    return {"id": unit.unit_id, "task": unit.task, "arm": unit.baseline or unit.init, "phase": phase,
+    return {"id": unit.unit_id, "task": unit.task, "arm": unit.arm, "phase": phase,
             "roles": list(unit.roles)}
 
 
@@ -170,10 +171,10 @@ def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selecti
     entries = [plan_entry(u, "baseline") for u in baselines] + [plan_entry(u, "selection") for u in selection_units]
     selected_on = {(u.task, u.init, u.fold, u.mapping_seed, u.seed) for u in selection_units}
     entries += [awaiting_selection(u, (u.task, u.init, u.fold, u.mapping_seed, u.seed) in selected_on)
-                if pending and u.init else plan_entry(u, "main") for u in main_units]
+                if pending and isinstance(u, TrainedUnit) else plan_entry(u, "main") for u in main_units]
     atomic_write_json(out_dir / "run.json", {
         "executor": executor.describe() if executor is not None else {"executor": "sequential"},
-        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if not u.baseline)),
+        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if isinstance(u, TrainedUnit))),
         "baselines": list(suite.baselines),
         "units": entries,
         "selection": {selection_label(suite, key): s.to_json() for key, s in (selections or {}).items()},
@@ -213,7 +214,7 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
             main.append(selection.apply(unit, picked, selection_ids))
     for unit in main:  # a main unit that is also a selection unit says so in its file
         record = records.get(unit.unit_id)
-        if record is not None and (record.roles != list(unit.roles) or record.selection != unit.selection):
+        if record is not None and (record.roles != list(unit.roles) or record.selection != (unit.selection or {})):
             record.roles, record.selection = list(unit.roles), unit.selection
             record.write(record.path)
             results.add(record)

@@ -1,12 +1,12 @@
 """Per-arm learning-rate selection, fair to both arms.
 
-For each (task, arm) of a suite with an ``lr_grid``, one *selection unit* per grid value runs on
-the suite's first seed, fold and mapping seed (``task_lr_selection_folds``: on each of the task's first N
-folds). The chosen lr is the one with the best dev score (the task's primary metric, best over the
-learning curve, or the final one for a unit that keeps its final weights; averaged over the selection
-folds; a tie goes to the smaller lr); test scores are never looked at. The main units then train each arm
-with its own chosen lr, and a main unit that coincides with a selection unit (first seed, chosen lr) is
-that same unit, run once.
+For each (task, arm) of a suite with an ``lr_grid`` (``task_lr_grid`` per task, ``arm_lr_grid`` per arm),
+one *selection unit* per grid value runs on the suite's first seed, fold and mapping seed
+(``task_lr_selection_folds``: on each of the task's first N folds). The chosen lr is the one with the best
+dev score (the task's primary metric, best over the learning curve, or the final one for a unit that keeps
+its final weights; averaged over the selection folds; a tie goes to the smaller lr); test scores are never
+looked at. The main units then train each arm with its own chosen lr, and a main unit that coincides with a
+selection unit (first seed, chosen lr) is that same unit, run once.
 """
 from __future__ import annotations
 
@@ -52,14 +52,17 @@ def selection_key(unit) -> tuple:
 def selection_units(suite, base_units) -> dict[tuple, dict[float, list]]:
     """(task, arm, model, training size) → lr → selection units: the main grid's first (mapping seed, seed) unit of
     each of the task's first ``task_lr_selection_folds`` folds (default 1), with the lr replaced."""
+    from crossdomain.run.units import TrainedUnit
+
     bases: dict[tuple, dict[int, object]] = {}
     for unit in base_units:
         folds = bases.setdefault(selection_key(unit), {})
         wanted = suite.task_lr_selection_folds.get(unit.task, 1)
-        if not unit.baseline and suite.lr_grid_for(unit.task) and unit.fold not in folds and len(folds) < wanted:
+        selected = isinstance(unit, TrainedUnit) and suite.lr_grid_for(unit.task, unit.init)
+        if selected and unit.fold not in folds and len(folds) < wanted:
             folds[unit.fold] = unit
     return {key: {lr: [dataclasses.replace(unit, train=dataclasses.replace(unit.train, lr=lr), roles=("selection",))
-                       for unit in folds.values()] for lr in suite.lr_grid_for(key[0])}
+                       for unit in folds.values()] for lr in suite.lr_grid_for(key[0], key[1])}
             for key, folds in bases.items() if folds}
 
 

@@ -26,8 +26,8 @@ def planned_units(plan: dict, records: dict) -> list[dict]:
     for planned in plan.get("units", []):
         if not isinstance(planned, dict):
             record = records.get(planned)
-            planned = {"id": planned, "task": record.unit.get("task", "?") if record else "?",
-                       "arm": (record.unit.get("baseline") or record.unit.get("init")) if record else "?"}
+            planned = {"id": planned, "task": record.unit.task if record else "?",
+                       "arm": record.unit.arm if record else "?"}
         phase = planned.get("phase") or ("baseline" if planned["arm"] in plan.get("baselines", []) else "main")
         entries.append({**planned, "phase": phase})
     return entries
@@ -45,7 +45,7 @@ def seconds_estimator(records: dict):
     by_kind: dict[tuple[str, bool], list[float]] = {}
     for record in records.values():
         if record.ok and record.wall_seconds:
-            kind = (record.unit.get("task"), bool(record.unit.get("baseline")))
+            kind = (record.unit.task, record.is_baseline)
             by_kind.setdefault(kind, []).append(record.wall_seconds)
     overall = {baseline: [s for (_, b), values in by_kind.items() if b == baseline for s in values]
                for baseline in (False, True)}

@@ -129,11 +129,19 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
         if task not in suite.tasks:
             raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks."
                               f"{did_you_mean(task, suite.tasks)}")
+    for arm in suite.arm_lr_grid:
+        if arm not in specs:
+            canonical = {spec: parse_init(spec).spec for spec in suite.inits}
+            hint = f" (write it as {canonical[arm]!r})" if arm in canonical else did_you_mean(arm, specs)
+            raise ConfigError(f"{where}: arm_lr_grid names {arm!r}, which is not one of its inits' canonical specs."
+                              f"{hint}")
     for task in suite.tasks:
-        grid = suite.lr_grid_for(task)
-        if any(lr <= 0 for lr in grid):
-            raise ConfigError(f"{where}: lr_grid for {task!r}: expected learning rates > 0, got {grid}")
-        _unique(grid, f"{where}: lr_grid for {task!r}")
+        for arm in [None, *suite.arm_lr_grid]:
+            grid = suite.lr_grid_for(task, arm)
+            label = f"{task!r}" + (f", arm {arm!r}" if arm else "")
+            if any(lr <= 0 for lr in grid):
+                raise ConfigError(f"{where}: lr_grid for {label}: expected learning rates > 0, got {grid}")
+            _unique(grid, f"{where}: lr_grid for {label}")
     for task, count in suite.task_lr_selection_folds.items():
         if task not in suite.tasks:
             raise ConfigError(f"{where}: task_lr_selection_folds names {task!r}, which is not one of its tasks."

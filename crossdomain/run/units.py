@@ -28,37 +28,32 @@ from pathlib import Path
 from crossdomain.atomic import atomic_write_text, publish
 from crossdomain.config import TrainConfig
 from crossdomain.data.tasks import get_task
-from crossdomain.record import UnitRecord
+from crossdomain.record import BaselineSpec, TrainedSpec, UnitRecord, UnitSpec
 from crossdomain.run import provenance
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Unit:
+    """What every unit has: a task, a fold, the training/data configuration, and where and how it runs."""
+
     task: str
     fold: int
-    init: str  # canonical arm spec, e.g. "pretrained-layers:k=3"
-    seed: int
-    mapping_seed: int
-    model: str
-    mapping: str
     train: TrainConfig
     data_dirs: tuple[str, ...] = ()
     hooks: tuple[str, ...] = ()
-    baseline: str = ""  # a baseline unit (e.g. "kmer-logreg") instead of a fine-tuned arm
     # what the unit is for, not what it computes (not hashed): lr selection and/or the main grid
     roles: tuple[str, ...] = ("main",)
-    selection: dict | None = field(default=None, compare=False, hash=False)
-    baseline_version: int = 1  # the baseline's version (in the id from 2 on)
+
+    def spec(self) -> UnitSpec:
+        raise NotImplementedError
+
+    @property
+    def arm(self) -> str:
+        return self.spec().arm
 
     def identity(self) -> dict:
         """Everything that changes the result."""
-        task = {"task": self.task, "task_version": get_task(self.task).version, "fold": self.fold}
-        if self.baseline:  # a baseline sees the same subsampled, truncated splits as the arms
-            data = {k: getattr(self.train, k) for k in ("max_length", "max_train_examples", "max_eval_examples")}
-            version = {"baseline_version": self.baseline_version} if self.baseline_version > 1 else {}
-            return {**task, "baseline": self.baseline, "data": data, **version}
-        return {**task, "init": self.init, "seed": self.seed, "mapping_seed": self.mapping_seed, "model": self.model,
-                "mapping": self.mapping, "train": self.train.identity()}
+        return self.spec().to_json()
 
     @classmethod
     def from_record(cls, record: UnitRecord, data_dirs: tuple[str, ...] | None = None) -> "Unit":
@@ -66,25 +61,63 @@ class Unit:
         is re-run in fp32 even where bf16 is available)."""
         from crossdomain.config import build
 
-        u = record.unit
+        spec = record.unit
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         train = build(TrainConfig, {k: v for k, v in record.config.items() if k in known}, f"{record.path}: config")
         if record.precision == "fp32":
             train = dataclasses.replace(train, bf16=False)
         dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
-        if u.get("baseline"):
-            return cls(u["task"], u["fold"], "", 0, 0, "", "", train, dirs, baseline=u["baseline"],
-                       baseline_version=u.get("baseline_version", 1))
-        return cls(u["task"], u["fold"], u["init"], u["seed"], u["mapping_seed"], u["model"], u["mapping"], train, dirs)
+        if isinstance(spec, BaselineSpec):
+            return BaselineUnit(task=spec.task, fold=spec.fold, train=train, data_dirs=dirs, baseline=spec.baseline,
+                                baseline_version=spec.baseline_version)
+        return TrainedUnit(task=spec.task, fold=spec.fold, init=spec.init, seed=spec.seed,
+                           mapping_seed=spec.mapping_seed, model=spec.model, mapping=spec.mapping, train=train,
+                           data_dirs=dirs)
 
     @property
     def unit_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]
-        task = self.task.replace("/", "-")
-        if self.baseline:
-            return f"{task}__fold{self.fold}__baseline-{self.baseline}__{digest}"
+        return f"{self.task.replace('/', '-')}__fold{self.fold}__{self.slug()}__{digest}"
+
+    def slug(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainedUnit(Unit):
+    """An init arm fine-tuned with one seed and token mapping."""
+
+    init: str  # canonical arm spec, e.g. "pretrained-layers:k=3"
+    seed: int
+    mapping_seed: int
+    model: str
+    mapping: str
+    selection: dict | None = field(default=None, compare=False, hash=False)  # how its lr was chosen
+
+    def spec(self) -> TrainedSpec:
+        return TrainedSpec(task=self.task, task_version=get_task(self.task).version, fold=self.fold, init=self.init,
+                           seed=self.seed, mapping_seed=self.mapping_seed, model=self.model, mapping=self.mapping,
+                           train=self.train.identity())
+
+    def slug(self) -> str:
         arm = re.sub(r"[^A-Za-z0-9.-]+", "-", self.init)
-        return f"{task}__fold{self.fold}__{arm}__seed{self.seed}__map{self.mapping_seed}__{digest}"
+        return f"{arm}__seed{self.seed}__map{self.mapping_seed}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineUnit(Unit):
+    """A reference model (e.g. ``kmer-logreg``) fitted on the same subsampled, truncated splits as the arms."""
+
+    baseline: str
+    baseline_version: int = 1  # the baseline's version (in the id from 2 on)
+
+    def spec(self) -> BaselineSpec:
+        data = {k: getattr(self.train, k) for k in ("max_length", "max_train_examples", "max_eval_examples")}
+        return BaselineSpec(task=self.task, task_version=get_task(self.task).version, fold=self.fold,
+                            baseline=self.baseline, data=data, baseline_version=self.baseline_version)
+
+    def slug(self) -> str:
+        return f"baseline-{self.baseline}"
 
 
 def finished(out_dir: Path, unit_id: str) -> bool:
@@ -121,7 +154,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     units_dir = out_dir / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     record = UnitRecord(unit_id=unit.unit_id, unit=unit.identity(), status="failed", config=dataclasses.asdict(unit.train),
-                        data_dirs=list(unit.data_dirs), roles=list(unit.roles), selection=unit.selection or {},
+                        data_dirs=list(unit.data_dirs), roles=list(unit.roles), selection=getattr(unit, "selection", None) or {},
                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     predictions = None
     reset_peak_memory()

@@ -271,7 +271,9 @@ def execute_baseline(unit) -> UnitResult:
 
 def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
     """Run every stage of one unit; raises on failure (the caller records it)."""
-    if unit.baseline:
+    from crossdomain.record import BaselineSpec
+
+    if isinstance(unit.spec(), BaselineSpec):
         return execute_baseline(unit)
     prepared = prepare(unit)
     built = build_init(unit, prepared)
