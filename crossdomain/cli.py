@@ -290,8 +290,7 @@ def cmd_run(args) -> int:
 
     from crossdomain.data.sources import check_data_dirs
     from crossdomain.executors import EXECUTORS
-    from crossdomain.run.grid import baseline_units, expand_units, flatten_selection, run_suite
-    from crossdomain.run.selection import selection_units
+    from crossdomain.run.grid import expand, run_suite
 
     EXECUTORS.get(args.executor)  # an unknown executor is refused before anything else
     check_data_dirs(args.data_dir)
@@ -303,10 +302,11 @@ def cmd_run(args) -> int:
         if args.show_config:
             print(yaml.safe_dump(effective_config(suite), sort_keys=False), end="")
         if args.show_units:
-            units = expand_units(suite, data_dirs)
-            selection = flatten_selection(selection_units(suite, units))
-            for label, group in (("baselines", baseline_units(suite, data_dirs)), ("lr selection", selection),
-                                 ("main" + (" (lr replaced by each arm's selected lr)" if selection else ""), units)):
+            expansion = expand(suite, data_dirs)
+            selection = expansion.selection_units
+            for label, group in (("baselines", expansion.baselines), ("lr selection", selection),
+                                 ("main" + (" (lr replaced by each arm's selected lr)" if selection else ""),
+                                  expansion.main)):
                 if group:
                     print(f"# {label}: {len(group)} units")
                     print("\n".join(u.unit_id for u in group))

@@ -65,6 +65,12 @@ class TrainConfig:
                 and not (k in self.IDENTITY_IF_CHANGED and v == getattr(defaults, k))}
 
 
+# The arm roles a suite declares by default: every arm is contrasted with the reference arm, and the recovered
+# fraction of an arm is (arm − reference) / (full − reference).
+FULL_ARM = "pretrained"
+REFERENCE_ARM = "random"
+
+
 @dataclass
 class SuiteConfig:
     """A grid: tasks × folds × init arms × seeds × mapping seeds, for one model and training config."""
@@ -74,6 +80,8 @@ class SuiteConfig:
     description: str = ""
     inits: list[str] = field(default_factory=lambda: ["pretrained", "random"])  # init arm specs, e.g. "frozen:base=random"
     contrasts: list[list[str]] = field(default_factory=list)  # [treatment, control] arm pairs; empty = every arm vs random
+    full_arm: str = FULL_ARM  # the treatment recovered fractions are measured against
+    reference_arm: str = REFERENCE_ARM  # the control of the default contrasts and of recovered fractions
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     mapping_seeds: list[int] = field(default_factory=lambda: [0])
     model: str = "minilm-l6"  # alias, Hugging Face id or local folder

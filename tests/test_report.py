@@ -290,6 +290,36 @@ def test_suite_contrasts_from_run_json_replace_the_default(three_arm_run):
     assert head.index("stats-matched") < head.index("random") < head.index("pretrained")  # the suite's order
 
 
+def test_the_plans_full_and_reference_arms_define_recovered_fractions_and_default_contrasts(three_arm_run):
+    (three_arm_run / "run.json").write_text(json.dumps({
+        "arms": ["pretrained", "random", "stats-matched"], "full_arm": "stats-matched", "reference_arm": "random"}))
+    out = write_report([three_arm_run], three_arm_run / "r")
+    contrasts = pd.read_csv(out / "contrasts.csv")
+    assert list(dict.fromkeys(zip(contrasts["treatment"], contrasts["control"]))) == [
+        ("stats-matched", "random"), ("pretrained", "random")]  # the declared full arm's contrast first
+    recovered = pd.read_csv(out / "recovered.csv").set_index("arm")
+    assert list(recovered.index) == ["pretrained"] and recovered.loc["pretrained", "full"] == "stats-matched"
+    by_hand = np.mean([p - r for p, r, _ in SCORES.values()]) / np.mean([s - r for _, r, s in SCORES.values()])
+    assert recovered.loc["pretrained", "recovered"] == pytest.approx(by_hand)
+    assert "(arm − random) / (stats-matched − random)" in (out / "report.md").read_text()
+
+
+def test_a_run_of_a_third_party_arm_is_reported_without_its_plugin(tmp_path):
+    """The plan holds canonical contrasts: the report never asks the init registry about an arm."""
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    for seed, (p, r, _) in SCORES.items():
+        write_unit(units, "dna/splice", "my-lab-arm:depth=2", seed, p)
+        write_unit(units, "dna/splice", "random", seed, r)
+    (tmp_path / "run" / "run.json").write_text(json.dumps({
+        "arms": ["my-lab-arm:depth=2", "random"], "contrasts": [["my-lab-arm:depth=2", "random"]],
+        "suite": {"contrasts": [["my-lab-arm:depth=2", "random"]]}}))
+    out = write_report([tmp_path / "run"], tmp_path / "report")
+    contrasts = pd.read_csv(out / "contrasts.csv")
+    assert list(zip(contrasts["treatment"], contrasts["control"])) == [("my-lab-arm:depth=2", "random")]
+    assert contrasts["delta_mean"].iloc[0] == pytest.approx(np.mean([p - r for p, r, _ in SCORES.values()]))
+
+
 def test_recovered_figure_draws_one_interval_per_arm_and_task(three_arm_run):
     table = stats.load_units([three_arm_run])
     recovered = stats.recovered_fractions(table, "pretrained", "random")

@@ -111,17 +111,24 @@ def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_i
         assert chosen["chosen_lr"] == min(scores, key=lambda lr: (-scores[lr], lr))
         main = [r for r in records.values() if r.unit.arm == arm and not r.is_baseline and "main" in r.roles]
         assert len(main) == 2 and all(r.unit.lr == chosen["chosen_lr"] for r in main)
-        assert all(r.selection["selection_units"] == list(chosen["units"].values()) for r in main)
+        # a main unit run after the selection records how its lr was chosen; the reused one is told by the plan
+        assert all(r.selection["selection_units"] == list(chosen["units"].values()) for r in main if r.roles == ["main"])
         assert sum(r.roles == ["selection", "main"] for r in main) == 1  # seed 0 at the chosen lr ran once
     baseline_items = [pd.read_csv(r.predictions_path)["id"].tolist() for r in records.values() if r.is_baseline]
     arm_unit = next(r for r in records.values() if "main" in r.roles and not r.is_baseline)
     arm_items = pd.read_csv(arm_unit.predictions_path)["id"].tolist()
     assert baseline_items and all(items == arm_items for items in baseline_items)  # exactly the same test items
 
+    reused = next(r for r in records.values() if r.roles == ["selection", "main"])  # roles from the plan
+    assert json.loads(reused.path.read_text())["roles"] == ["selection"]  # its file is as it was written
+    written = {path.name: path.stat().st_mtime_ns for path in (out / "units").glob("*.json")}
     executed = []
     monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
     runner.run_suite(suite, out, progress=False)
     assert executed == []
+    assert {path.name: path.stat().st_mtime_ns for path in (out / "units").glob("*.json")} == written
+    csv = pd.read_csv(out / "results.csv").set_index("unit_id")
+    assert csv.loc[reused.unit_id, "role"] == "selection+main"
 
     from crossdomain.report import write_report
 

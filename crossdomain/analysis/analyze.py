@@ -75,11 +75,12 @@ def redraw_analyses(run_dir: Path, names: list[str] | None = None) -> Path:
     markdown = out / "analysis.md"
     if not markdown.is_file():
         raise ValueError(f"{out}: no analysis.md to redraw (run `crossdomain analyze {run_dir}` first)")
-    from crossdomain.record import load_records
+    from crossdomain.run.plan import load_run_records
 
-    inits = [r.unit.init for r in load_records(Path(run_dir) / "units", on_error=lambda e: None)
+    inits = [r.unit.init for r in load_run_records(Path(run_dir), on_error=lambda e: None)
              if r.ok and not r.is_baseline and "main" in r.roles]
-    visuals = run_visuals(inits, run_plan([Path(run_dir)])[0])  # as the report and a full analyze colour them
+    roles = run_plan([Path(run_dir)])
+    visuals = run_visuals(inits, roles.arms, (roles.full, roles.reference))  # as the report and a full analyze colour them
     captions = {}
     for name in names or ANALYSES.names():
         csv, analysis = out / f"{name}.csv", ANALYSES.get(name)()

@@ -26,20 +26,21 @@ class AnalysisResult:
 class AnalysisContext:
     def __init__(self, run_dir: Path, tasks: list[str] | None, examples: int, all_seeds: bool = False,
                  data_dirs: tuple[str, ...] | None = None):
-        from crossdomain.record import load_records
+        from crossdomain.run.plan import load_run_records
 
         self.run_dir, self.examples, self.data_dirs = Path(run_dir), examples, data_dirs
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            records = [r for r in load_records(self.run_dir / "units", on_error=lambda e: None)
+            records = [r for r in load_run_records(self.run_dir, on_error=lambda e: None)
                        if r.ok and not r.is_baseline and "main" in r.roles]
         from crossdomain.report import arm_order, run_plan, run_visuals
 
-        planned = run_plan([self.run_dir])[0]
-        self.visuals = run_visuals([r.unit.init for r in records], planned)  # the report's colours, all tasks
+        self.roles = run_plan([self.run_dir])
+        planned, pair = self.roles.arms, (self.roles.full, self.roles.reference)
+        self.visuals = run_visuals([r.unit.init for r in records], planned, pair)  # the report's colours, all tasks
         if tasks:
             records = [r for r in records if r.unit.task in tasks]
-        rank = {arm: i for i, arm in enumerate(arm_order({r.unit.init for r in records}, planned))}
+        rank = {arm: i for i, arm in enumerate(arm_order({r.unit.init for r in records}, planned, pair))}
         records.sort(key=lambda r: (r.unit.task, rank[r.unit.init], r.unit.fold, r.unit.mapping_seed,
                                     r.unit.seed))
         chosen = {}

@@ -13,8 +13,7 @@ class LayerChange:
     name = "layer-change"
 
     def run(self, context: AnalysisContext) -> AnalysisResult:
-        from crossdomain.inits import FULL_ARM, REFERENCE_ARM
-
+        full, reference = context.roles.full, context.roles.reference
         rows = []
         for record in context.records:
             before = context.representations(record, "before", "test")
@@ -28,13 +27,13 @@ class LayerChange:
                              "cka_debiased": debiased_linear_cka(before.pooled[layer], after.pooled[layer])})
         for task in context.tasks:
             by_arm = {r.unit.init: r for r in context.arms(task)}
-            if FULL_ARM in by_arm and REFERENCE_ARM in by_arm:
-                a = context.representations(by_arm[FULL_ARM], "after", "test")
-                b = context.representations(by_arm[REFERENCE_ARM], "after", "test")
+            if full in by_arm and reference in by_arm:
+                a = context.representations(by_arm[full], "after", "test")
+                b = context.representations(by_arm[reference], "after", "test")
                 if a is not None and b is not None:
                     for layer in range(a.pooled.shape[0]):
-                        rows.append({"task": task, "comparison": f"{FULL_ARM} vs {REFERENCE_ARM} (after)",
-                                     "arm": f"{FULL_ARM} vs {REFERENCE_ARM}", "state": "after", "layer": layer,
+                        rows.append({"task": task, "comparison": f"{full} vs {reference} (after)",
+                                     "arm": f"{full} vs {reference}", "state": "after", "layer": layer,
                                      "cka": linear_cka(a.pooled[layer], b.pooled[layer]),
                                      "cka_debiased": debiased_linear_cka(a.pooled[layer], b.pooled[layer])})
         table = pd.DataFrame(rows)

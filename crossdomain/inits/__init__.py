@@ -7,17 +7,15 @@ Built-ins are the modules of this package (module ``stats_matched`` is the arm
 """
 from __future__ import annotations
 
-from crossdomain.config import ConfigError, build
+from crossdomain.config import FULL_ARM, REFERENCE_ARM, ConfigError, build
 from crossdomain.inits.base import InitArm, InitContext, InitError, InitResult
 from crossdomain.registry import Registry
 
 INITS: Registry[type[InitArm]] = Registry("init arm", entry_point_group="crossdomain.inits", base=InitArm)
 INITS.register_modules(__name__, __path__, "ARM", skip={"base"})
 
-# The arms the report's defaults are defined by: every arm is contrasted with REFERENCE_ARM, and the
-# recovered fraction of an arm is (arm − REFERENCE_ARM) / (FULL_ARM − REFERENCE_ARM).
-REFERENCE_ARM = "random"
-FULL_ARM = "pretrained"
+# FULL_ARM and REFERENCE_ARM (from config) are the defaults of a suite's full_arm and reference_arm; readers take
+# the roles from the run's plan.
 
 
 def parse_init(text: str) -> InitArm:

@@ -9,7 +9,6 @@ the main Δ table.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,11 @@ def varying(table: stats.UnitTable) -> list[str]:
 
 def planned_models(run_dirs: list[Path]) -> list[str]:
     """The model axis in suite order, from the runs' ``run.json``."""
+    from crossdomain.run.plan import load_plan
+
     models = []
-    for run_dir in run_dirs:
-        try:
-            suite = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8")).get("suite") or {}
-        except (OSError, ValueError):
-            continue
-        models += suite.get("models") or ([suite["model"]] if suite.get("model") else [])
+    for plan in filter(None, (load_plan(Path(run_dir)) for run_dir in run_dirs)):
+        models += plan.suite.get("models") or ([plan.suite["model"]] if plan.suite.get("model") else [])
     return list(dict.fromkeys(models))
 
 

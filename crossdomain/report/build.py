@@ -2,7 +2,6 @@
 (:func:`write_tables`) → figures (:func:`draw_figures`); ``report.md``'s prose is :mod:`crossdomain.report.markdown`."""
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections import Counter
@@ -11,43 +10,50 @@ from pathlib import Path
 
 import pandas as pd
 
-from crossdomain.inits import FULL_ARM, REFERENCE_ARM, canonical_init
+from crossdomain.config import FULL_ARM, REFERENCE_ARM
+from crossdomain.inits import canonical_init
 from crossdomain.report import aggregate, axes, captions, convergence, figures, speedup, stats, tables
 from crossdomain.report.style import Visuals
+from crossdomain.run.plan import load_plan
 
 
 class ReportError(ValueError):
     """Nothing to report (no finished units); the message says what was found."""
 
 
-def run_plan(run_dirs: list[Path]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The arms (in suite order) and contrasts the runs' ``run.json`` declare, merged over the runs."""
-    arms, contrasts = [], []
-    for run_dir in run_dirs:
-        path = Path(run_dir) / "run.json"
-        if not path.is_file():
-            continue
-        try:
-            plan = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        arms += plan.get("arms") or []
-        contrasts += [tuple(canonical_init(a) for a in pair) for pair in (plan.get("suite") or {}).get("contrasts") or []]
-    return list(dict.fromkeys(arms)), list(dict.fromkeys(contrasts))
+@dataclass(frozen=True)
+class RunRoles:
+    """What the runs' plans declare about their arms: suite order, contrasts, and the full and reference arms."""
+
+    arms: list
+    contrasts: list
+    full: str = FULL_ARM
+    reference: str = REFERENCE_ARM
 
 
-def arm_order(arms, planned: list[str] = ()) -> list[str]:
+def run_plan(run_dirs: list[Path]) -> RunRoles:
+    """The arms (in suite order) and contrasts the runs' plans declare, merged over the runs; the full and
+    reference arms of the first run that has a plan. Read from ``run.json`` alone: no plugin is needed."""
+    plans = [plan for plan in (load_plan(Path(d)) for d in run_dirs) if plan is not None]
+    arms = list(dict.fromkeys(arm for plan in plans for arm in plan.arms))
+    contrasts = list(dict.fromkeys(pair for plan in plans for pair in plan.contrasts))
+    if not plans:
+        return RunRoles(arms, contrasts)
+    return RunRoles(arms, contrasts, plans[0].full_arm, plans[0].reference_arm)
+
+
+def arm_order(arms, planned: list[str] = (), roles: tuple[str, str] = (FULL_ARM, REFERENCE_ARM)) -> list[str]:
     """Planned (suite) order first, then the full and reference arms, then the rest alphabetically."""
-    rank = {arm: i for i, arm in enumerate(dict.fromkeys([*planned, FULL_ARM, REFERENCE_ARM]))}
+    rank = {arm: i for i, arm in enumerate(dict.fromkeys([*planned, *roles]))}
     return sorted(set(arms), key=lambda a: (rank.get(a.split(" · ")[0], len(rank)), a))
 
 
-def default_contrasts(inits: list[str]) -> list[tuple[str, str]]:
+def default_contrasts(inits: list[str], full: str = FULL_ARM, reference: str = REFERENCE_ARM) -> list[tuple[str, str]]:
     """Every arm against the reference arm (the full arm's contrast first), when the reference was run."""
-    if REFERENCE_ARM not in inits:
+    if reference not in inits:
         return []
-    treatments = sorted((a for a in inits if a != REFERENCE_ARM), key=lambda a: a != FULL_ARM)
-    return [(arm, REFERENCE_ARM) for arm in treatments]
+    treatments = sorted((a for a in inits if a != reference), key=lambda a: a != full)
+    return [(arm, reference) for arm in treatments]
 
 
 def precision_line(records) -> str:
@@ -91,9 +97,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
 
 
-def run_visuals(arms, planned: list[str] = ()) -> Visuals:
+def run_visuals(arms, planned: list[str] = (), roles: tuple[str, str] = (FULL_ARM, REFERENCE_ARM)) -> Visuals:
     """The run's colours: the full and reference arms first, then the suite's arm order, then any other arm."""
-    order = list(dict.fromkeys([FULL_ARM, REFERENCE_ARM, *planned]))
+    order = list(dict.fromkeys([*roles, *planned]))
     return Visuals(order).extended(arms)
 
 
@@ -123,6 +129,7 @@ class ReportData:
     all_units: stats.UnitTable = None  # every condition; ``table`` holds the main condition only
     main_condition: dict = None  # with a model or data axis: the condition the rest of the report reads
     axes: dict = None  # axis → Δ per task and value of the axis (report/axes.py)
+    roles: RunRoles = None  # the plans' arm order, contrasts, full and reference arms
 
     @property
     def metrics(self) -> dict:
@@ -151,18 +158,19 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
                    " the main grid starts once every arm's lr is chosen" if len(table.selection) else "")
         raise ReportError(f"no finished main-grid units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
                           f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''}{waiting})")
-    planned_arms, planned_contrasts = run_plan(run_dirs)
+    roles = run_plan(run_dirs)
+    planned_arms, pair = roles.arms, (roles.full, roles.reference)
     all_units, varying, main = table, axes.varying(table), None
     if varying:  # several models or training sizes: the per-task statistics read the main condition only
         main = axes.main_condition(table, axes.planned_models(run_dirs))
         table = axes.restrict(table, main)
-    arms = arm_order(table.ok["arm"], planned_arms)
-    inits = arm_order(table.ok["init"], planned_arms)
+    arms = arm_order(table.ok["arm"], planned_arms, pair)
+    inits = arm_order(table.ok["init"], planned_arms, pair)
     tasks = sorted(table.ok["task"].unique())
     if contrasts is not None:
         contrasts = [tuple(canonical_init(a) for a in pair) for pair in contrasts]
     else:
-        contrasts = planned_contrasts or default_contrasts(inits)
+        contrasts = roles.contrasts or default_contrasts(inits, *pair)
     arm_stats = stats.summarise_arms(table)
     deltas, pairs, unpaired = stats.contrast_differences(table, contrasts)
     primary = deltas[(deltas["treatment"] == contrasts[0][0]) & (deltas["control"] == contrasts[0][1])] \
@@ -180,10 +188,10 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         arm_stats=arm_stats, deltas=deltas, pairs=pairs, unpaired=unpaired, primary=primary,
         summary=tables.build_summary(arm_stats, deltas, convergence.convergence_summary(table)),
         speedups=speedup.speedups(table.records, primary_pairs) if not primary_pairs.empty else pd.DataFrame(),
-        recovered=stats.recovered_fractions(table, FULL_ARM, REFERENCE_ARM),
+        recovered=stats.recovered_fractions(table, *pair),
         baselines=stats.summarise_baselines(table), learning_rates=stats.learning_rate_curves(table),
         aggregates=aggregates, curves=stats.curves_frame(table),
-        visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms),
+        visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms, pair), roles=roles,
         per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks},
         all_units=all_units, main_condition=main, axes={k: v for k, v in axis_rows.items() if not v.empty})
 
@@ -256,7 +264,7 @@ def draw_figures(data: ReportData) -> dict[str, tuple]:
                                                                captions.forest(treatment, control, rows))
     if not data.recovered.empty:
         drawn["recovered"] = (figures.recovered_figure(data.recovered, data.inits, visuals=visuals),
-                              captions.recovered(FULL_ARM, REFERENCE_ARM, int(data.recovered["n"].max())))
+                              captions.recovered(data.roles.full, data.roles.reference, int(data.recovered["n"].max())))
     if not data.learning_rates.empty:
         drawn["learning_rates"] = (figures.learning_rate_figure(data.learning_rates, data.arms, metrics, visuals),
                                    captions.learning_rates(metrics))

@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crossdomain.record import UnitRecord, load_records
+from crossdomain.record import UnitRecord
 from crossdomain.report.stats import t_interval
+from crossdomain.run.plan import load_run_records
 
 # dev curves "part" at the first evaluation where the two scores differ by more than this (metric units)
 DIVERGENCE = 0.02
 
 
 def trained_records(run_dir: Path, on_error) -> dict[str, UnitRecord]:
-    records = load_records(Path(run_dir) / "units", on_error=on_error)
+    records = load_run_records(Path(run_dir), on_error=on_error)
     return {r.unit_id: r for r in records if r.ok and not r.is_baseline}
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crossdomain.inits import FULL_ARM, REFERENCE_ARM
 from crossdomain.report import aggregate, convergence, speedup, stats, tables
 from crossdomain.report.build import ReportData, contrast_figure_name, describe_run
 from crossdomain.report.captions import figure_lines as caption_lines
@@ -101,13 +100,14 @@ def contrast_lines(data: ReportData, captions: dict) -> list[str]:
 def recovered_lines(data: ReportData, captions: dict) -> list[str]:
     if data.recovered.empty:
         return []
+    full, reference = data.roles.full, data.roles.reference
     return ["## Recovered fraction", "", tables.to_markdown(tables.recovered_table(data.recovered, data.inits)), "",
-            f"Recovered fraction of an arm = (arm − {REFERENCE_ARM}) / ({FULL_ARM} − {REFERENCE_ARM}), the ratio "
+            f"Recovered fraction of an arm = (arm − {reference}) / ({full} − {reference}), the ratio "
             f"of the mean paired differences over units matched on task, fold, seed and mapping seed: 0 means "
-            f"the arm does no better than {REFERENCE_ARM}, 1 means it recovers all of {FULL_ARM}'s advantage. "
+            f"the arm does no better than {reference}, 1 means it recovers all of {full}'s advantage. "
             "The 95% interval is Fieller's: the ratios θ for which a paired t-test of (arm − "
-            f"{REFERENCE_ARM}) − θ·({FULL_ARM} − {REFERENCE_ARM}) does not reject. It is bounded only when "
-            f"{FULL_ARM} − {REFERENCE_ARM} itself differs from 0 at the 95% level; otherwise the fraction is "
+            f"{reference}) − θ·({full} − {reference}) does not reject. It is bounded only when "
+            f"{full} − {reference} itself differs from 0 at the 95% level; otherwise the fraction is "
             "marked *unbounded* (the advantage to be recovered is not established, so no fraction of it is), "
             "and with fewer than 2 matched seeds *undefined*.", "", *figure_lines("recovered", captions)]
 

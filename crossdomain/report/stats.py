@@ -15,7 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from crossdomain.metrics import resampled_scores
-from crossdomain.record import ROW_COLUMNS, UnitRecord, load_records
+from crossdomain.record import ROW_COLUMNS, UnitRecord
+from crossdomain.run.plan import load_run_records
 
 PAIR_KEYS = ["task", "fold", "seed", "mapping_seed", "model", "mapping"]
 BOOTSTRAP_RESAMPLES = 2000
@@ -46,7 +47,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         units_dir = Path(run_dir) / "units"
         if not units_dir.is_dir():
             raise FileNotFoundError(f"{run_dir}: no units/ folder (is this a crossdomain run folder?)")
-        for record in load_records(units_dir, on_error=lambda error: unreadable.append(str(error))):
+        for record in load_run_records(run_dir, on_error=lambda error: unreadable.append(str(error))):
             records[record.unit_id] = record
     rows = []
     for record in records.values():

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from crossdomain.atomic import atomic_write_json, atomic_write_text
+from crossdomain.atomic import atomic_write_text
 from crossdomain.config import SuiteConfig, to_yaml
 from crossdomain.data.tasks import get_task
-from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord, load_records
+from crossdomain.record import ROW_COLUMNS, RecordError, UnitRecord
 from crossdomain.run import provenance
+from crossdomain.run.plan import Plan, PlannedUnit, load_run_records
 from crossdomain.run.suites import task_folds, validate_suite
 from crossdomain.run.units import BaselineUnit, TrainedUnit, Unit
 
@@ -43,6 +45,27 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
     return units
 
 
+@dataclass
+class Expansion:
+    """A suite's units, expanded once: baselines, lr-selection units by (task, arm, model, size) and lr, and the
+    main grid (which still carries the suite's lr where an arm's lr is chosen on dev)."""
+
+    baselines: list[BaselineUnit]
+    selection: dict[tuple, dict[float, list[TrainedUnit]]]
+    main: list[TrainedUnit]
+
+    @property
+    def selection_units(self) -> list[TrainedUnit]:
+        return flatten_selection(self.selection)
+
+
+def expand(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> Expansion:
+    from crossdomain.run import selection
+
+    main = expand_units(suite, data_dirs)
+    return Expansion(baseline_units(suite, data_dirs), selection.selection_units(suite, main), main)
+
+
 def task_conditions(suite: SuiteConfig):
     """(task, model, training config) for each task, model of the model axis and size of the data axis."""
     for task in suite.tasks:
@@ -65,8 +88,8 @@ def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[
 
 
 def load_unit_records(out_dir: Path) -> list[UnitRecord]:
-    """Every readable unit record of a run; unreadable files are named in a warning and skipped."""
-    return load_records(Path(out_dir) / "units", on_error=lambda error: warnings.warn(str(error), stacklevel=2))
+    """Every readable unit record of a run, with its planned roles; unreadable files are named in a warning."""
+    return load_run_records(out_dir, on_error=lambda error: warnings.warn(str(error), stacklevel=2))
 
 
 def finished_ok(out_dir: Path, unit: Unit) -> bool:
@@ -95,15 +118,18 @@ class ResultsTable:
                 unreadable.append(error)
                 warnings.warn(str(error), stacklevel=2)
 
-            loaded = load_records(Path(out_dir) / "units", on_error=note), unreadable
+            loaded = load_run_records(out_dir, on_error=note), unreadable
         records, unreadable = loaded
         self.rows = {e.path.stem: {"unit_id": e.path.stem, "status": "unreadable", "error": str(e)} for e in unreadable}
         self.rows.update({record.unit_id: record.row() for record in records})
         self.added = 0  # units this process ran
 
     def add(self, record: UnitRecord) -> None:
-        self.rows[record.unit_id] = record.row()
         self.added += 1
+        self.refresh(record)
+
+    def refresh(self, record: UnitRecord) -> None:
+        self.rows[record.unit_id] = record.row()
         self.write()
 
     def frame(self):
@@ -145,41 +171,44 @@ def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: st
         bar.close()
 
 
-def plan_entry(unit: Unit, phase: str) -> dict:
-    return {"id": unit.unit_id, "task": unit.task, "arm": unit.arm, "phase": phase,
-            "roles": list(unit.roles)}
+def plan_entry(unit: Unit, phase: str) -> PlannedUnit:
+    return PlannedUnit(id=unit.unit_id, task=unit.task, arm=unit.arm, phase=phase, roles=tuple(unit.roles))
 
 
-def awaiting_selection(unit: Unit, reuses_selection_unit: bool) -> dict:
+def awaiting_selection(unit: TrainedUnit, reuses_selection_unit: bool) -> PlannedUnit:
     """A main unit whose id is not known yet: it depends on the lr its arm's selection units will choose.
 
     The first main unit of each arm on each selection fold (first mapping seed and seed) will be one of its
     selection units.
     """
-    return {"id": None, "task": unit.task, "arm": unit.init, "phase": "main", "roles": ["main"],
-            "awaiting": "lr selection", "reuses_selection_unit": reuses_selection_unit}
+    return PlannedUnit(id=None, task=unit.task, arm=unit.init, phase="main", awaiting="lr selection",
+                       reuses_selection_unit=reuses_selection_unit)
 
 
 def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selection_units: list[Unit],
-               main_units: list[Unit], selections: dict | None = None, executor=None) -> None:
-    """``run.json``: the request, the execution settings and every planned unit with its phase.
+               main_units: list[Unit], selections: dict | None = None, executor=None) -> Plan:
+    """``run.json``: the request, the execution settings and every planned unit with its phase and roles.
 
     Before the lr selection has finished, main units under an ``lr_grid`` are listed without an id
     (``awaiting: lr selection``), since their id includes the lr still to be chosen.
     """
+    from crossdomain.inits import canonical_init
+
     pending = selection_units and selections is None
     entries = [plan_entry(u, "baseline") for u in baselines] + [plan_entry(u, "selection") for u in selection_units]
     selected_on = {(u.task, u.init, u.fold, u.mapping_seed, u.seed) for u in selection_units}
     entries += [awaiting_selection(u, (u.task, u.init, u.fold, u.mapping_seed, u.seed) in selected_on)
                 if pending and isinstance(u, TrainedUnit) else plan_entry(u, "main") for u in main_units]
-    atomic_write_json(out_dir / "run.json", {
-        "executor": executor.describe() if executor is not None else {"executor": "sequential"},
-        "suite": dataclasses.asdict(suite), "arms": list(dict.fromkeys(u.init for u in main_units if isinstance(u, TrainedUnit))),
-        "baselines": list(suite.baselines),
-        "units": entries,
-        "selection": {selection_label(suite, key): s.to_json() for key, s in (selections or {}).items()},
-        "git": provenance.git_commit(), "libraries": provenance.library_versions(), "machine": provenance.machine(),
-    })
+    plan = Plan(
+        units=entries, arms=list(dict.fromkeys(u.init for u in main_units if isinstance(u, TrainedUnit))),
+        contrasts=[tuple(canonical_init(a) for a in pair) for pair in suite.contrasts],
+        full_arm=suite.full_arm, reference_arm=suite.reference_arm, baselines=list(suite.baselines),
+        suite=dataclasses.asdict(suite),
+        selection={selection_label(suite, key): s.to_json() for key, s in (selections or {}).items()},
+        executor=executor.describe() if executor is not None else {"executor": "sequential"},
+        git=provenance.git_commit(), libraries=provenance.library_versions(), machine=provenance.machine())
+    plan.write(out_dir)
+    return plan
 
 
 def selection_label(suite: SuiteConfig, key: tuple) -> str:
@@ -189,12 +218,12 @@ def selection_label(suite: SuiteConfig, key: tuple) -> str:
                      *([f"n={size}"] if len(suite.train_size_axis()) > 1 else [])])
 
 
-def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, results: ResultsTable, progress: bool,
-                          on_unit_done, executor=None) -> tuple[list[Unit], dict]:
+def select_learning_rates(suite: SuiteConfig, expansion: Expansion, out_dir: Path, results: ResultsTable,
+                          progress: bool, on_unit_done, executor=None) -> tuple[list[Unit], dict]:
     """Run the lr-selection units, then give each main unit its arm's chosen lr."""
     from crossdomain.run import selection
 
-    plan = selection.selection_units(suite, units)
+    plan, units = expansion.selection, expansion.main
     if not plan:
         return units, {}
     run_units(flatten_selection(plan), out_dir, results, f"{suite.name} lr selection", progress, on_unit_done,
@@ -212,12 +241,11 @@ def select_learning_rates(suite: SuiteConfig, units: list[Unit], out_dir: Path, 
                           stacklevel=2)
         else:
             main.append(selection.apply(unit, picked, selection_ids))
-    for unit in main:  # a main unit that is also a selection unit says so in its file
+    for unit in main:  # a main unit that is also a selection unit: the plan says so; its file stays as written
         record = records.get(unit.unit_id)
-        if record is not None and (record.roles != list(unit.roles) or record.selection != (unit.selection or {})):
-            record.roles, record.selection = list(unit.roles), unit.selection
-            record.write(record.path)
-            results.add(record)
+        if record is not None and record.roles != list(unit.roles):
+            record.roles = list(unit.roles)
+            results.refresh(record)
     return main, chosen
 
 
@@ -242,19 +270,17 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
               on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
     from crossdomain.data.sources import check_data_dirs
-    from crossdomain.run import selection
 
     validate_suite(suite, check_resources=True)
     check_data_dirs(data_dirs)
-    units = expand_units(suite, data_dirs)
-    baselines = baseline_units(suite, data_dirs)
+    expansion = expand(suite, data_dirs)
+    baselines, selecting = expansion.baselines, expansion.selection_units
     prepare_output_dir(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
-    selecting = flatten_selection(selection.selection_units(suite, units))
-    write_plan(out_dir, suite, baselines, selecting, units, executor=executor)
+    write_plan(out_dir, suite, baselines, selecting, expansion.main, executor=executor)
     results = ResultsTable(out_dir)
     run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
-    units, selections = select_learning_rates(suite, units, out_dir, results, progress, on_unit_done, executor)
+    units, selections = select_learning_rates(suite, expansion, out_dir, results, progress, on_unit_done, executor)
     write_plan(out_dir, suite, baselines, selecting, units, selections, executor)
     run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
     frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
@@ -265,8 +291,6 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
 def plan_dry_run(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...], executor) -> None:
     """What the first submission would be (baselines and lr selection first; main units follow the selection)."""
     validate_suite(suite, check_resources=True)
-    from crossdomain.run import selection
-
-    units = expand_units(suite, data_dirs)
-    first = baseline_units(suite, data_dirs) + flatten_selection(selection.selection_units(suite, units))
-    executor.run(first or units, out_dir, lambda record: None)
+    expansion = expand(suite, data_dirs)
+    first = expansion.baselines + expansion.selection_units
+    executor.run(first or expansion.main, out_dir, lambda record: None)

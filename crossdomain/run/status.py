@@ -7,7 +7,6 @@ The projection estimates each unfinished unit from the finished units of the sam
 """
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -15,21 +14,23 @@ from pathlib import Path
 from crossdomain.config import ConfigError
 from crossdomain.record import load_records
 from crossdomain.run.claims import live_claims
+from crossdomain.run.plan import Plan, load_plan, with_planned_roles
 
 PHASES = ("baseline", "selection", "main")
 STATES = ("done", "failed", "running", "pending")
 
 
-def planned_units(plan: dict, records: dict) -> list[dict]:
-    """run.json's unit entries, normalised: older plans listed bare ids, or entries without a phase."""
+def planned_units(plan: Plan, records: dict) -> list[dict]:
+    """The plan's unit entries; the first plans listed bare ids, whose task and arm come from the records."""
     entries = []
-    for planned in plan.get("units", []):
-        if not isinstance(planned, dict):
-            record = records.get(planned)
-            planned = {"id": planned, "task": record.unit.task if record else "?",
-                       "arm": record.unit.arm if record else "?"}
-        phase = planned.get("phase") or ("baseline" if planned["arm"] in plan.get("baselines", []) else "main")
-        entries.append({**planned, "phase": phase})
+    for planned in plan.units:
+        entry = planned.to_json()
+        record = records.get(planned.id) if planned.task == "?" else None
+        if record is not None:
+            entry |= {"task": record.unit.task, "arm": record.unit.arm}
+        if not planned.phase:
+            entry["phase"] = "baseline" if entry["arm"] in plan.baselines else "main"
+        entries.append(entry)
     return entries
 
 
@@ -59,12 +60,11 @@ def seconds_estimator(records: dict):
 
 def run_status(run_dir: Path) -> str:
     """The status table; also rewrites results.csv from the unit files (the view of every runner together)."""
-    plan_path = Path(run_dir) / "run.json"
-    if not plan_path.is_file():
-        raise ConfigError(f"{run_dir}: no run.json (is this a crossdomain run folder?)")
-    plan = json.loads(plan_path.read_text(encoding="utf-8"))
+    plan = load_plan(run_dir)
+    if plan is None:
+        raise ConfigError(f"{run_dir}: no readable run.json (is this a crossdomain run folder?)")
     errors: list = []  # the unreadable files: named at the end of the status, and rows of results.csv
-    loaded = load_records(Path(run_dir) / "units", on_error=errors.append)
+    loaded = with_planned_roles(load_records(Path(run_dir) / "units", on_error=errors.append), plan)
     records = {r.unit_id: r for r in loaded}
     claims = live_claims(Path(run_dir) / "units")
     from crossdomain.run.grid import ResultsTable
@@ -94,14 +94,14 @@ def run_status(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def projection(records: dict, distinct: dict, plan: dict) -> list[str]:
+def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
     finished = [r for r in records.values() if r.ok and r.wall_seconds]
     if not finished:
         return []
     estimate = seconds_estimator(records)
     remaining = [entry for state, entry in distinct.values() if state != "done"]
     guesses = [estimate(entry["task"], entry["phase"] == "baseline") for entry in remaining]
-    workers = max(1, int((plan.get("executor") or {}).get("workers") or 1))
+    workers = max(1, int(plan.executor.get("workers") or 1))
     spent = sum(r.wall_seconds for r in finished)
     lines = [f"unit time so far: {spent / 60:.1f} unit-minutes in {len(finished)} finished units"]
     if remaining and all(g is not None for g in guesses):

@@ -114,6 +114,11 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
                                   f"{did_you_mean(spec, specs)}")
         if parse_init(pair[0]).spec == parse_init(pair[1]).spec:
             raise ConfigError(f"{where}: contrast {pair!r} compares an arm with itself")
+    for role in ("full_arm", "reference_arm"):
+        declared = getattr(suite, role)
+        if declared != getattr(SuiteConfig, role) and declared not in specs:  # the defaults may be absent
+            raise ConfigError(f"{where}: {role} {declared!r} is not one of its inits' canonical specs."
+                              f"{did_you_mean(declared, specs)}")
     MAPPINGS.get(suite.mapping)
     for hook in suite.hooks:
         HOOKS.get(hook)
