@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from crossdomain.config import TrainConfig
+from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.metrics import classification_metrics
 from crossdomain.training.trainer import EncodedSplit
 
@@ -92,9 +92,10 @@ def make_workload(task: str, model: str, steps: int, batch_size: int, lr: float,
     if get_task(task).is_regression:  # its plain recipes score dev accuracy
         raise ValueError(f"bench measures classification tasks; {task!r} is a regression task")
     cfg = TrainConfig(lr=lr, max_steps=steps, batch_size=batch_size, max_length=max_length, eval_every=10**9,
-                      max_eval_examples=256, eval_batch_size=128, threads=threads)
+                      max_eval_examples=256)
     unit = TrainedUnit(task=task, fold=0, init="pretrained", seed=0, mapping_seed=0, model=model, mapping="random",
-                       train=cfg, data_dirs=tuple(data_dirs))
+                       train=cfg, execution=ExecutionConfig(threads=threads, eval_batch_size=128),
+                       data_dirs=tuple(data_dirs))
     prepared = pipeline.prepare(unit)
     tokenizer = prepared.tokenizer
     train, dev = prepared.splits["train"], prepared.splits["dev"]
@@ -146,10 +147,11 @@ def run_harness(work: Workload) -> dict:
     with tempfile.TemporaryDirectory() as out:
         reset_peak_memory()
         outcome = train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["dev"],
-                                     unit.train, unit.seed, "accuracy", built.pad_id, out)
+                                     unit.train, unit.seed, "accuracy", built.pad_id, out, execution=unit.execution)
         peak = peak_memory_mb()
     start = time.perf_counter()
-    predict_probabilities(built.model, built.splits["dev"], unit.train.eval_batch_size, built.pad_id, outcome.precision)
+    predict_probabilities(built.model, built.splits["dev"], unit.execution.eval_batch_size, built.pad_id,
+                          outcome.precision)
     eval_seconds = time.perf_counter() - start
     return {"precision": outcome.precision, "train_seconds": outcome.train_seconds - outcome.dev_eval_seconds,
             "eval_seconds": eval_seconds, "peak_mb": peak, "flops": expected_flops(built.model, work.train, work.sequences),

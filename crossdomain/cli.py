@@ -193,7 +193,7 @@ def _describe_field(field) -> str:
 
 
 def resolve_run_suite(args):
-    from crossdomain.run.suites import load_suite, validate_suite
+    from crossdomain.run.suites import load_suite
 
     suite = load_suite(args.suite)
     shortcuts = {"tasks": args.tasks, "seeds": args.seeds, "mapping_seeds": args.mapping_seeds,
@@ -207,17 +207,7 @@ def resolve_run_suite(args):
 
         kept = {canonical_init(spec) for spec in args.inits}
         suite.contrasts = [c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)]
-    suite = command_line_wins(suite, args.overrides)
-    suite = apply_overrides(suite, args.overrides)
-    validate_suite(suite, check_resources=True)
-    return suite
-
-
-def command_line_wins(suite, overrides: list[str]):
-    """``--set train.KEY=V`` applies to every task: the suite's own per-task value for KEY gives way to it."""
-    keys = {item.partition("=")[0].strip()[len("train."):] for item in overrides if item.startswith("train.")}
-    suite.task_train = {task: {k: v for k, v in values.items() if k not in keys} for task, values in suite.task_train.items()}
-    return suite
+    return apply_overrides(suite, args.overrides)  # validated once, by whatever uses it (run_suite, --show-*)
 
 
 def silence_progress_bars() -> None:
@@ -291,6 +281,7 @@ def cmd_run(args) -> int:
     from crossdomain.data.sources import check_data_dirs
     from crossdomain.executors import EXECUTORS
     from crossdomain.run.grid import expand, run_suite
+    from crossdomain.run.suites import validate_suite
 
     EXECUTORS.get(args.executor)  # an unknown executor is refused before anything else
     check_data_dirs(args.data_dir)
@@ -299,6 +290,7 @@ def cmd_run(args) -> int:
     suite = resolve_run_suite(args)
     data_dirs = tuple(args.data_dir)
     if args.show_config or args.show_units:
+        validate_suite(suite, check_resources=True)
         if args.show_config:
             print(yaml.safe_dump(effective_config(suite), sort_keys=False), end="")
         if args.show_units:

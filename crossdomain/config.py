@@ -27,7 +27,6 @@ class TrainConfig:
     epochs: float = 3.0  # passes over the training split (ignored when max_steps > 0)
     max_steps: int = -1  # optimiser steps; > 0 overrides epochs
     batch_size: int = 16  # sequences per optimiser step (per device, before accumulation)
-    eval_batch_size: int = 64  # sequences per evaluation batch
     grad_accum: int = 1  # gradient-accumulation steps
     warmup_ratio: float = 0.1  # fraction of steps with linear warm-up, then linear decay
     weight_decay: float = 0.01  # AdamW weight decay
@@ -45,15 +44,8 @@ class TrainConfig:
     # one (set for every size of a suite's data axis)
     nested_train_subsets: bool = False
     max_eval_examples: int = 0  # stratified subsample of dev and test; 0 = all
-    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
     prune_vocab: bool = True  # keep only the embedding rows the mapping can produce (same outputs, less work)
     group_by_length: bool = False  # length-grouped batches: less padding, but class-skewed batches where length tells the class
-    threads: int = 0  # torch CPU threads; 0 = all cores
-    save_model: bool = False  # keep the fine-tuned weights (safetensors) in units/<unit_id>/ for `crossdomain analyze`
-
-    # how a unit is executed, not what it computes: recorded in the unit file, left out of the unit id,
-    # so a run can be resumed with other threads, evaluation batches or precision (the record says which ran)
-    EXECUTION_ONLY: ClassVar[tuple[str, ...]] = ("threads", "eval_batch_size", "bf16", "save_model")
     # fields added after unit-record schema 2: hashed only when they differ from their default, so the
     # unit ids of earlier runs stay valid (a new field goes here, or in EXECUTION_ONLY; a test checks)
     IDENTITY_IF_CHANGED: ClassVar[tuple[str, ...]] = ("early_stopping_min_steps", "keep_best", "nested_train_subsets")
@@ -61,8 +53,47 @@ class TrainConfig:
     def identity(self) -> dict:
         defaults = TrainConfig()
         return {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in self.EXECUTION_ONLY
-                and not (k in self.IDENTITY_IF_CHANGED and v == getattr(defaults, k))}
+                if not (k in self.IDENTITY_IF_CHANGED and v == getattr(defaults, k))}
+
+
+@dataclass
+class ExecutionConfig:
+    """How a unit runs, not what it computes: recorded in the unit file, never part of its id, so a run can be
+    resumed with other threads, evaluation batches, precision or device (each record says which ran)."""
+
+    threads: int = 0  # torch CPU threads; 0 = all cores
+    eval_batch_size: int = 64  # sequences per evaluation batch
+    bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
+    device: str = "auto"  # auto (CUDA when present, else CPU) or cpu
+
+    DEVICES: ClassVar[tuple[str, ...]] = ("auto", "cpu")
+
+
+# Keys that moved out of train (until 0.3 the old spelling is accepted with a DeprecationWarning).
+MOVED_TRAIN_KEYS = {"threads": "execution.threads", "eval_batch_size": "execution.eval_batch_size",
+                    "bf16": "execution.bf16", "save_model": "hooks: [save-model]"}
+
+
+def migrate_moved_keys(data: dict, where: str) -> dict:
+    """A suite mapping with ``train.threads``/``eval_batch_size``/``bf16`` moved to ``execution`` and
+    ``train.save_model: true`` turned into the ``save-model`` hook, each with a DeprecationWarning."""
+    import warnings
+
+    train = data.get("train")
+    if not isinstance(train, dict) or not set(train) & set(MOVED_TRAIN_KEYS):
+        return data
+    data, train = dict(data), dict(train)
+    execution = dict(data.get("execution") or {})
+    for key in [k for k in train if k in MOVED_TRAIN_KEYS]:
+        value = train.pop(key)
+        warnings.warn(f"{where}: train.{key} is now {MOVED_TRAIN_KEYS[key]} (the old key is read until 0.3)",
+                      DeprecationWarning, stacklevel=3)
+        if key == "save_model":
+            if coerce(value, bool, f"{where}: train.save_model"):
+                data["hooks"] = list(dict.fromkeys([*(data.get("hooks") or []), "save-model"]))
+        else:
+            execution.setdefault(key, value)
+    return {**data, "train": train, "execution": execution}
 
 
 # The arm roles a suite declares by default: every arm is contrasted with the reference arm, and the recovered
@@ -89,6 +120,7 @@ class SuiteConfig:
     folds: list[int] = field(default_factory=list)  # folds of k-fold tasks to run; empty = all
     train: TrainConfig = field(default_factory=TrainConfig)
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides of train
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)  # how units run (not in their ids)
     hooks: list[str] = field(default_factory=list)  # post-training hooks, e.g. save-model
     lr_grid: list[float] = field(default_factory=list)  # per-arm lr selection on dev over these values; empty = off
     task_lr_grid: dict[str, list[float]] = field(default_factory=dict)  # per-task replacement of lr_grid
@@ -212,12 +244,28 @@ def coerce(value, tp, where: str):
 def apply_overrides(config, assignments: list[str]):
     """Apply ``key.sub=value`` strings to a dataclass instance, returning a new one."""
     data = dataclasses.asdict(config)
+    if type(config) is SuiteConfig:
+        data["task_train"] = command_line_wins(data["task_train"], assignments)
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=5e-5")
-        _set_path(data, type(config), key.strip().split("."), raw.strip(), key.strip())
+        path = key.strip().split(".")
+        if type(config) is SuiteConfig and len(path) == 2 and path[0] == "train" and path[1] in MOVED_TRAIN_KEYS:
+            moved = migrate_moved_keys({"train": {path[1]: raw.strip()}}, f"--set {key.strip()}")
+            data["execution"] |= moved.get("execution", {})
+            data["hooks"] = list(dict.fromkeys([*data["hooks"], *moved.get("hooks", [])]))
+            continue
+        _set_path(data, type(config), path, raw.strip(), key.strip())
     return build(type(config), data, "")
+
+
+def command_line_wins(task_train: dict, assignments: list[str]) -> dict:
+    """The precedence rule, one for the library and the command line: an override ``train.KEY=V`` applies to
+    every task, so the suite's own per-task value of KEY gives way to it (``task_train.TASK.KEY=V`` still targets
+    one task)."""
+    keys = {item.partition("=")[0].strip()[len("train."):] for item in assignments if item.startswith("train.")}
+    return {task: {k: v for k, v in values.items() if k not in keys} for task, values in task_train.items()}
 
 
 def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None:

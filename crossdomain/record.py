@@ -3,7 +3,8 @@
 The runner writes it (``<out>/units/<unit_id>.json``), ``results.csv``, the report and the tests
 read it back through :meth:`UnitRecord.load` and flatten it with :meth:`UnitRecord.row`; nothing
 else parses unit JSON. A file with an unknown ``schema_version`` is refused; version 1 files
-(two init arms, ``data_dirs`` inside ``unit``) and version 2 files (no ``precision``) are upgraded when read.
+(two init arms, ``data_dirs`` inside ``unit``), version 2 files (no ``precision``) and version 3 files (execution
+settings inside ``config``) are upgraded when read.
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from crossdomain.atomic import atomic_write_json
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
+# how a unit ran, in the training config until version 3 (read from there for older files)
+EXECUTION_KEYS = ("threads", "eval_batch_size", "bf16")
 
 ROW_COLUMNS = ["unit_id", "status", "task", "domain", "fold", "init", "baseline", "role", "seed", "mapping_seed",
                "model", "mapping", "lr",
@@ -107,7 +110,8 @@ class UnitRecord:
     unit_id: str
     unit: UnitSpec  # the identity (a mapping is read into its type)
     status: str  # "ok" or "failed"
-    config: dict = field(default_factory=dict)  # the full training config, execution settings included
+    config: dict = field(default_factory=dict)  # the full training config
+    execution: dict = field(default_factory=dict)  # threads, evaluation batch size, bf16, device (not in the id)
     data_dirs: list = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
@@ -190,6 +194,8 @@ class UnitRecord:
             data = _upgrade_v1(data)
         if version in (1, 2):
             data = _upgrade_v2(data)
+        if version in (1, 2, 3):
+            data = _upgrade_v3(data)
         data["schema_version"] = SCHEMA_VERSION
         names = {f.name for f in dataclasses.fields(cls)} - {"path"}
         unknown = sorted(set(data) - names)
@@ -226,6 +232,16 @@ def _upgrade_v2(data: dict) -> dict:
     unit = data.get("unit")
     trained = not (isinstance(unit, dict) and unit.get("baseline")) and data.get("status") == "ok"
     data.setdefault("precision", "fp32" if trained and data.get("device") == "cpu" else None)
+    return data
+
+
+def _upgrade_v3(data: dict) -> dict:
+    """Before version 4 the execution settings sat in the training config (and saved weights were asked for
+    there too, as ``save_model``, now only the ``save-model`` hook)."""
+    config = dict(data.get("config") or {})
+    data["execution"] = {key: config.pop(key) for key in EXECUTION_KEYS if key in config}
+    config.pop("save_model", None)
+    data["config"] = config
     return data
 
 

@@ -53,7 +53,7 @@ def run_synthetic(root, save: bool):
     out = root / ("saved" if save else "plain")
     assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
                  "--no-progress", "--no-report", "--set", "train.max_steps=30", "--set", "train.eval_every=15",
-                 "--set", "train.lr=3e-3", "--set", f"train.save_model={str(save).lower()}"]) == 0
+                 "--set", "train.lr=3e-3", "--set", f"hooks=[{'save-model' if save else ''}]"]) == 0
     return out
 
 
@@ -115,5 +115,5 @@ def test_analyze_without_saved_weights_does_the_before_half_and_says_what_is_mis
     probes = pd.read_csv(out / "analysis" / "probes.csv")
     assert set(probes["state"]) == {"before"}
     text = (out / "analysis" / "analysis.md").read_text()
-    assert "Fine-tuned weights missing" in text and "train.save_model=true" in text
+    assert "Fine-tuned weights missing" in text and "--set hooks=[save-model]" in text
     assert not (out / "analysis" / "layer-change.csv").exists()

@@ -26,7 +26,7 @@ def test_training_flops_count_attention_and_non_embedding_parameters():
 
 
 def test_bench_command_reports_every_recipe_against_its_own_peak(mirror, capsys):
-    from crossdomain.config import TrainConfig
+    from crossdomain.config import ExecutionConfig
     from crossdomain.training.trainer import resolve_precision
 
     main(["bench", "--model", "tiny", "--tasks", "dna/splice", "--steps", "3", "--batch-size", "4", "--repeats", "1",
@@ -38,7 +38,7 @@ def test_bench_command_reports_every_recipe_against_its_own_peak(mirror, capsys)
     assert task["task"] == "dna/splice" and task["sequences"] == 12
     assert task["mean_real_tokens"] == 62  # 60 bases + [CLS] + [SEP]
     recipes = task["recipes"]
-    assert [recipes[name]["precision"] for name in bench.RECIPES] == ["fp32", "bf16", resolve_precision(TrainConfig())]
+    assert [recipes[name]["precision"] for name in bench.RECIPES] == ["fp32", "bf16", resolve_precision(ExecutionConfig())]
     for name, figures in recipes.items():
         assert figures["train_seq_per_s"] > 0 and figures["eval_seq_per_s"] > 0, name
         # one thread cannot beat its own matmul peak by more than noise; a FLOP count off by 10x would

@@ -9,9 +9,10 @@ def suite():
 
 
 def test_override_converts_and_type_checks():
-    updated = apply_overrides(suite(), ["train.lr=5e-5", "train.epochs=2", "seeds=[3,4]", "train.bf16=false", "model=tiny"])
+    updated = apply_overrides(suite(), ["train.lr=5e-5", "train.epochs=2", "seeds=[3,4]", "execution.bf16=false",
+                                        "model=tiny"])
     assert updated.train.lr == 5e-5 and isinstance(updated.train.lr, float)
-    assert updated.train.epochs == 2.0 and updated.seeds == [3, 4] and updated.train.bf16 is False
+    assert updated.train.epochs == 2.0 and updated.seeds == [3, 4] and updated.execution.bf16 is False
     assert updated.model == "tiny"
 
 
@@ -28,9 +29,9 @@ def test_wrong_type_names_the_key():
 
 def test_unknown_key_suggests_closest():
     with pytest.raises(ConfigError, match=r"--set train\.lerning_rate: unknown key 'lerning_rate'\..* Valid: "
-                                          r"batch_size, bf16, ") as caught:
+                                          r"batch_size, early_stopping_min_steps, ") as caught:
         apply_overrides(suite(), ["train.lerning_rate=1"])
-    assert "EXECUTION_ONLY" not in str(caught.value)  # class constants are not keys
+    assert "IDENTITY_IF_CHANGED" not in str(caught.value)  # class constants are not keys
     with pytest.raises(ConfigError, match=r"Did you mean 'eval_every'"):
         apply_overrides(suite(), ["train.eval_evry=10"])
     with pytest.raises(ConfigError, match=r"Did you mean 'seeds'"):
@@ -70,9 +71,45 @@ def test_per_task_override_is_validated():
         bad.train_for("dna/splice")
 
 
-def test_builtin_suites_load():
+def test_builtin_suites_load_and_validate():
+    from crossdomain.run.suites import available_suites, validate_suite
+
     assert load_suite("smoke").model == "tiny"
     assert len(load_suite("quick").tasks) == 6 and len(load_suite("paper").tasks) == 6
+    for name in available_suites():
+        validate_suite(load_suite(name))  # the whole request, without loading models
+
+
+def test_the_library_and_the_command_line_share_one_precedence_rule():
+    """A train.KEY override reaches every task, replacing a suite's per-task KEY; task_train.TASK.KEY targets one."""
+    from crossdomain.cli import build_parser, resolve_run_suite
+
+    quick = load_suite("quick")
+    assert quick.train_for("dna/promoters").max_steps == 40 and quick.train_for("dna/splice").max_steps == 150
+    library = apply_overrides(quick, ["train.max_steps=7", "task_train.dna/splice.max_steps=9"])
+    cli = resolve_run_suite(build_parser().parse_args(["run", "--suite", "quick", "--set", "train.max_steps=7",
+                                                       "--set", "task_train.dna/splice.max_steps=9"]))
+    for suite in (library, cli):
+        steps = {task: suite.train_for(task).max_steps for task in suite.tasks}
+        assert steps == {**{task: 7 for task in suite.tasks}, "dna/splice": 9}
+        assert suite.train_for("dna/promoters").batch_size == 8  # other per-task keys stay
+
+
+def test_execution_settings_moved_out_of_train_still_read_with_a_warning(tmp_path):
+    with pytest.warns(DeprecationWarning, match=r"--set train\.threads: train\.threads is now execution\.threads"):
+        updated = apply_overrides(suite(), ["train.threads=1", "train.lr=1e-3"])
+    assert updated.execution.threads == 1 and updated.train.lr == 1e-3
+    with pytest.warns(DeprecationWarning, match=r"train\.save_model is now hooks: \[save-model\]"):
+        assert apply_overrides(suite(), ["train.save_model=true"]).hooks == ["save-model"]
+    old = tmp_path / "old.yaml"
+    old.write_text("name: old\ntasks: [dna/splice]\ntrain: {lr: 1.0e-3, eval_batch_size: 32, bf16: false}\n")
+    with pytest.warns(DeprecationWarning, match=r"old\.yaml: train\.eval_batch_size is now execution"):
+        loaded = load_suite(str(old))
+    assert (loaded.execution.eval_batch_size, loaded.execution.bf16, loaded.train.lr) == (32, False, 1e-3)
+    with pytest.raises(ConfigError, match=r"execution\.device: expected one of auto, cpu, got 'gpu'"):
+        from crossdomain.run.suites import validate_suite
+
+        validate_suite(apply_overrides(suite(), ["execution.device=gpu"]))
 
 
 SCHEMA_2_TRAIN_FIELDS = {"lr", "epochs", "max_steps", "batch_size", "eval_batch_size", "grad_accum", "warmup_ratio",
@@ -81,12 +118,17 @@ SCHEMA_2_TRAIN_FIELDS = {"lr", "epochs", "max_steps", "batch_size", "eval_batch_
 
 
 def test_new_train_fields_do_not_change_the_ids_of_earlier_runs():
-    """A field added to TrainConfig must be execution-only or hashed only when changed from its default."""
+    """A field added to TrainConfig must be hashed only when changed from its default; the execution settings
+    that left it (schema 4) were never hashed."""
     import dataclasses
 
+    from crossdomain.config import ExecutionConfig
+
+    moved = {f.name for f in dataclasses.fields(ExecutionConfig)} & SCHEMA_2_TRAIN_FIELDS
+    assert moved == {"threads", "eval_batch_size", "bf16"}
     new = {f.name for f in dataclasses.fields(TrainConfig)} - SCHEMA_2_TRAIN_FIELDS
-    assert new <= set(TrainConfig.EXECUTION_ONLY) | set(TrainConfig.IDENTITY_IF_CHANGED), new
-    assert set(TrainConfig().identity()) == SCHEMA_2_TRAIN_FIELDS - set(TrainConfig.EXECUTION_ONLY)
+    assert new <= set(TrainConfig.IDENTITY_IF_CHANGED), new
+    assert set(TrainConfig().identity()) == SCHEMA_2_TRAIN_FIELDS - moved
 
 
 def test_a_negative_early_stopping_minimum_is_refused_before_any_work():

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def small_suite():
     return apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "seeds=[0,1]", "train.max_steps=6",
-                                                  "train.eval_every=3", "train.threads=1"])
+                                                  "train.eval_every=3", "execution.threads=1"])
 
 
 def outcomes(out: Path) -> dict:
@@ -99,7 +99,7 @@ def test_two_concurrent_runs_on_one_folder_run_every_unit_exactly_once(tmp_path)
     out = tmp_path / "shared"
     command = [sys.executable, "-m", "crossdomain", "run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds",
                "0", "1", "--out", str(out), "--no-progress", "--no-report", "--set", "train.max_steps=6",
-               "--set", "train.eval_every=3", "--set", "train.threads=1"]
+               "--set", "train.eval_every=3", "--set", "execution.threads=1"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -235,8 +235,8 @@ def test_the_auto_executor_uses_single_thread_workers_on_a_cpu_and_the_same_thre
     executor.run(units, Path("out"), None)
     executor.run(units[:1], Path("out"), None)
     (kind, plan, ran), (lone_kind, _, lone) = calls
-    assert kind == "processes" and plan[:2] == (3, 1) and all(u.train.threads == 1 for u in ran)
-    assert lone_kind == "sequential" and lone[0].train.threads == 1  # the same single thread, in this process
+    assert kind == "processes" and plan[:2] == (3, 1) and all(u.execution.threads == 1 for u in ran)
+    assert lone_kind == "sequential" and lone[0].execution.threads == 1  # the same single thread, in this process
     assert [u.unit_id for u in ran] == [u.unit_id for u in units]  # threads are not part of the id
     monkeypatch.setattr(auto, "gpu_count", lambda: 1)
     assert make_executor("auto").describe()["executor"] == "auto (sequential)"  # one GPU: in-process

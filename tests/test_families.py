@@ -116,7 +116,7 @@ def test_each_family_learns_the_motif_task_and_analyze_reads_it(synthetic, model
     assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
                  "--no-progress", "--no-report", "--set", f"model={model}", "--set", f"inits={arms}",
                  "--set", "train.max_steps=80", "--set", "train.eval_every=20", "--set", f"train.lr={lr}",
-                 "--set", "train.save_model=true"]) == 0
+                 "--set", "hooks=[save-model]"]) == 0
     results = pd.read_csv(out / "results.csv").set_index("init")
     assert (results["status"] == "ok").all(), results["error"].tolist()
     # 'yes' sequences hold a G, 'no' never do: a trainable model of any family finds it

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from crossdomain.config import ConfigError, SuiteConfig, TrainConfig
+from crossdomain.config import ConfigError, ExecutionConfig, SuiteConfig, TrainConfig
 from crossdomain.run import grid as runner
 from tests.conftest import write_task
 
@@ -217,10 +217,10 @@ def test_gb1_and_fluorescence_read_their_published_splits(mirror):
 
 def regression_suite(tasks: str, **train) -> SuiteConfig:
     settings = {"lr": 2e-3, "max_steps": 250, "batch_size": 16, "eval_every": 50, "max_length": 16,
-                "warmup_ratio": 0.1, "threads": 1} | train
+                "warmup_ratio": 0.1} | train
     return SuiteConfig(name="regression-test", tasks=tasks.split(","), folds=[0], inits=["random"], seeds=[0],
                        mapping_seeds=[0], model="tiny", baselines=["mean", "kmer-ridge", "onehot-ridge"],
-                       train=TrainConfig(**settings))
+                       train=TrainConfig(**settings), execution=ExecutionConfig(threads=1))
 
 
 def test_a_tiny_model_learns_a_synthetic_regression_and_its_record_round_trips(synthetic_task, tmp_path):

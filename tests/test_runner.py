@@ -12,7 +12,7 @@ import pytest
 import crossdomain.run.grid as runner
 import crossdomain.run.units as units_module
 from crossdomain.cli import main
-from crossdomain.config import TrainConfig, apply_overrides
+from crossdomain.config import ExecutionConfig, apply_overrides
 from crossdomain.run.suites import load_suite
 from crossdomain.training.trainer import resolve_precision
 from tests.conftest import write_task
@@ -98,7 +98,11 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert len(frame) == 8 and set(frame["status"]) == {"ok"}
     assert set(frame["init"]) == {"pretrained", "random"} and set(frame["task"]) == {"dna/splice", "dna/promoters"}
     record = json.loads(next((out / "units").glob("dna-splice__fold0__random__seed0*.json")).read_text())
-    assert record["schema_version"] == 3
+    assert record["schema_version"] == 4
+    execution = record["execution"]  # the default executor gives each worker its thread count
+    assert set(execution) == {"threads", "eval_batch_size", "bf16", "device"} and execution["threads"] >= 1
+    assert (execution["eval_batch_size"], execution["bf16"], execution["device"]) == (64, True, "auto")
+    assert not {"threads", "eval_batch_size", "bf16", "save_model"} & set(record["config"])
     for key in ("config", "task", "model", "init", "mapping", "sizes", "metrics", "curve", "wall_seconds",
                 "peak_memory_mb", "device", "precision", "libraries", "git", "status", "error", "unit"):
         assert key in record, key
@@ -108,7 +112,7 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert set(record["mapping"]["symbols"]) == {"A", "C", "G", "T", "N"}
     assert {"accuracy", "macro_f1", "mcc", "primary"} <= set(record["metrics"])
     assert record["metrics"]["primary"] == record["metrics"]["mcc"]
-    assert record["precision"] == resolve_precision(TrainConfig())  # bf16 where the machine has it natively
+    assert record["precision"] == resolve_precision(ExecutionConfig())  # bf16 where the machine has it natively
     assert record["sizes"] == {"train": 256, "dev": 64, "test": 64, "train_available": 2402, "dev_available": 301,
                                "test_available": 301}
     assert [p["step"] for p in record["curve"]] == [0, 20, 40, 60]
@@ -239,7 +243,8 @@ def test_resuming_with_other_threads_and_eval_batch_recomputes_nothing(tmp_path,
     runner.run_suite(suite, out, progress=False)
     executed = []
     monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
-    changed = apply_overrides(suite, ["train.threads=1", "train.eval_batch_size=7", "train.bf16=false"])
+    changed = apply_overrides(suite, ["execution.threads=1", "execution.eval_batch_size=7", "execution.bf16=false",
+                                      "execution.device=cpu"])
     runner.run_suite(changed, out, progress=False)
     assert executed == []
     assert [u.unit_id for u in runner.expand_units(changed)] == [u.unit_id for u in runner.expand_units(suite)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossdomain.config import TrainConfig
+from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.training.models import fresh_classifier, resolve_model
 from crossdomain.training.trainer import EncodedSplit, PadCollator, cpu_has_native_bf16, predict_probabilities, train_and_evaluate
 
@@ -66,9 +66,10 @@ def test_early_stopping_waits_for_its_minimum_number_of_steps(tmp_path):
 def train_toy(tmp_path, seed: int, bf16: bool):
     torch.manual_seed(seed)
     model = fresh_classifier(resolve_model("tiny"), num_labels=2)
-    cfg = TrainConfig(lr=1e-3, max_steps=60, batch_size=16, eval_every=20, warmup_ratio=0.1, bf16=bf16, threads=1)
+    cfg = TrainConfig(lr=1e-3, max_steps=60, batch_size=16, eval_every=20, warmup_ratio=0.1)
     return train_and_evaluate(model, toy_split(320, 0), toy_split(64, 1), toy_split(64, 2), cfg, seed=seed,
-                              primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / f"{seed}-{bf16}"))
+                              primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / f"{seed}-{bf16}"),
+                              execution=ExecutionConfig(bf16=bf16, threads=1))
 
 
 def test_bf16_off_runs_and_records_fp32(tmp_path):

@@ -36,7 +36,7 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
     if context.missing_after:
         lines += [f"**Fine-tuned weights missing** for {len(context.missing_after)} unit(s), so only the *before* "
                   "half (each arm's initial weights, rebuilt from its seed) is analysed for them: re-run the suite with "
-                  "`--set train.save_model=true` for the *after* half. Missing: "
+                  "`--set hooks=[save-model]` for the *after* half. Missing: "
                   + ", ".join(f"`{u}`" for u in context.missing_after) + ".", ""]
     unmoved = [r.unit_id for r in context.records if r.best_step == 0 and r.unit_id not in context.missing_after]
     if unmoved:

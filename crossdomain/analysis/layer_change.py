@@ -43,7 +43,7 @@ class LayerChange:
                  "fine-tuned full arm vs the fine-tuned reference arm. Needs the fine-tuned weights."]
         if context.missing_after:
             notes.append(f"Skipped for {len(context.missing_after)} unit(s) without saved weights (run with "
-                         "`--set train.save_model=true`).")
+                         "`--set hooks=[save-model]`).")
         return AnalysisResult(table, figures, notes, captions)
 
     def draw(self, table: pd.DataFrame, visuals, examples: int | None = None) -> tuple[dict, dict]:

@@ -1,7 +1,7 @@
 """What every analysis works on: a unit's model in two states, on a fixed sample of its own items.
 
 * **before**: the arm's initial weights, rebuilt exactly as the unit built them (same arm, same seed);
-* **after**: the fine-tuned weights saved by the unit's ``save-model`` hook (``train.save_model=true``).
+* **after**: the fine-tuned weights saved by the unit's ``save-model`` hook (``--set hooks=[save-model]``).
 
 :class:`Representations` holds, for one model state and one item sample, every layer's mean-pooled and
 [CLS] hidden states and per-head attention statistics, computed in batches so memory stays bounded.

@@ -52,4 +52,4 @@ def cpu_count() -> int:
 
 def with_threads(unit, threads: int):
     """The same unit (same id: threads are not hashed) with its torch thread count set."""
-    return dataclasses.replace(unit, train=dataclasses.replace(unit.train, threads=threads))
+    return dataclasses.replace(unit, execution=dataclasses.replace(unit.execution, threads=threads))

@@ -63,7 +63,7 @@ def precision_line(records) -> str:
     text = ", ".join(f"{name} ({n} trained units)" for name, n in sorted(counts.items()))
     if len(counts) > 1:
         return (f"- precision: **mixed**: {text}. Units differ in numeric precision as well as in what is compared; "
-                "re-run the minority with `--set train.bf16=...` in a fresh folder to compare like with like")
+                "re-run the minority with `--set execution.bf16=...` in a fresh folder to compare like with like")
     return f"- precision: {text}" + (" (bf16 autocast; weights, optimiser and loss in fp32)" if "bf16" in counts else "")
 
 

@@ -38,10 +38,10 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
             for mapping_seed in suite.mapping_seeds:
                 for seed in suite.seeds:
                     for arm in arms:
-                        hooks = tuple(dict.fromkeys([*suite.hooks, *(["save-model"] if train.save_model else [])]))
                         units.append(TrainedUnit(task=task, fold=fold, init=arm, seed=seed,
                                                  mapping_seed=mapping_seed, model=model, mapping=suite.mapping,
-                                                 train=train, data_dirs=data_dirs, hooks=hooks))
+                                                 train=train, execution=suite.execution, data_dirs=data_dirs,
+                                                 hooks=tuple(suite.hooks)))
     return units
 
 
@@ -81,7 +81,7 @@ def baseline_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[
     from crossdomain.baselines import BASELINES
 
     trains = {(task, train.max_train_examples): train for task, _, train in task_conditions(suite)}  # not per model
-    return [BaselineUnit(task=task, fold=fold, train=train, data_dirs=data_dirs, baseline=name,
+    return [BaselineUnit(task=task, fold=fold, train=train, execution=suite.execution, data_dirs=data_dirs, baseline=name,
                          baseline_version=BASELINES.get(name).version)
             for (task, _), train in trains.items() for fold in task_folds(task, suite.folds) for name in suite.baselines
             if get_task(task).type in BASELINES.get(name).task_types]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, build
+from crossdomain.config import ConfigError, ExecutionConfig, SuiteConfig, TrainConfig, build, migrate_moved_keys
 from crossdomain.data.tasks import get_task
 from crossdomain.registry import UnknownNameError, did_you_mean
 
@@ -29,9 +29,8 @@ def load_suite(name: str) -> SuiteConfig:
             data = yaml.safe_load(handle)
         except yaml.YAMLError as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    suite = build(SuiteConfig, data, str(path))
-    validate_suite(suite)
-    return suite
+    # keys and types are checked here; the whole request once, by whatever runs or plans it (validate_suite)
+    return build(SuiteConfig, migrate_moved_keys(data, str(path)) if isinstance(data, dict) else data, str(path))
 
 
 def fold_count(task_name: str) -> int:
@@ -49,7 +48,6 @@ def validate_train(train: TrainConfig, where: str) -> None:
     checks = [
         (train.lr > 0, "lr", "a learning rate > 0"),
         (train.batch_size >= 1, "batch_size", ">= 1"),
-        (train.eval_batch_size >= 1, "eval_batch_size", ">= 1"),
         (train.grad_accum >= 1, "grad_accum", ">= 1"),
         (train.max_length >= 3, "max_length", ">= 3 ([CLS], one symbol, [SEP])"),
         (train.max_steps > 0 or train.epochs > 0, "epochs", "> 0 when max_steps is not set"),
@@ -58,11 +56,21 @@ def validate_train(train: TrainConfig, where: str) -> None:
         (train.early_stopping_patience >= 0, "early_stopping_patience", ">= 0"),
         (train.early_stopping_min_steps >= 0, "early_stopping_min_steps", ">= 0"),
         (train.max_train_examples >= 0 and train.max_eval_examples >= 0, "max_train_examples", ">= 0"),
-        (train.threads >= 0, "threads", ">= 0 (0 = all cores)"),
     ]
     for ok, key, expected in checks:
         if not ok:
             raise ConfigError(f"{where}.{key}: expected {expected}, got {getattr(train, key)!r}")
+
+
+def validate_execution(execution: ExecutionConfig, where: str) -> None:
+    checks = [
+        (execution.eval_batch_size >= 1, "eval_batch_size", ">= 1"),
+        (execution.threads >= 0, "threads", ">= 0 (0 = all cores)"),
+        (execution.device in ExecutionConfig.DEVICES, "device", f"one of {', '.join(ExecutionConfig.DEVICES)}"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {getattr(execution, key)!r}")
 
 
 def _unique(values: list, where: str) -> None:
@@ -100,6 +108,7 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     for task in suite.tasks:
         where_train = f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}"
         validate_train(suite.train_for(task), where_train)
+    validate_execution(suite.execution, f"{where}: execution")
     if not suite.inits:
         raise ConfigError(f"{where}: inits is empty; give at least one init arm")
     arms = [parse_init(spec) for spec in suite.inits]

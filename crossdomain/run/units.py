@@ -7,7 +7,8 @@ or machine. :func:`run_unit` runs the stages of :mod:`crossdomain.training.stage
 
 The unit id is a readable slug plus a hash of :meth:`Unit.identity`: everything that changes the
 result (task and its version, fold, arm spec, seeds, model, mapping, training hyper-parameters),
-and nothing that does not (threads, evaluation batch size, precision, where the data was found, hooks).
+and nothing that does not (its :class:`~crossdomain.config.ExecutionConfig`: threads, evaluation batch size,
+precision, device; where the data was found; hooks).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossdomain.atomic import atomic_write_text, publish
-from crossdomain.config import TrainConfig
+from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.data.tasks import get_task
 from crossdomain.record import BaselineSpec, TrainedSpec, UnitRecord, UnitSpec
 from crossdomain.run import provenance
@@ -39,6 +40,7 @@ class Unit:
     task: str
     fold: int
     train: TrainConfig
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)  # how it runs (not hashed)
     data_dirs: tuple[str, ...] = ()
     hooks: tuple[str, ...] = ()
     # what the unit is for, not what it computes (not hashed): lr selection and/or the main grid
@@ -62,17 +64,16 @@ class Unit:
         from crossdomain.config import build
 
         spec = record.unit
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        train = build(TrainConfig, {k: v for k, v in record.config.items() if k in known}, f"{record.path}: config")
+        train = build(TrainConfig, record.config, f"{record.path}: config")
+        execution = build(ExecutionConfig, record.execution, f"{record.path}: execution")
         if record.precision == "fp32":
-            train = dataclasses.replace(train, bf16=False)
+            execution = dataclasses.replace(execution, bf16=False)
         dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
+        common = {"task": spec.task, "fold": spec.fold, "train": train, "execution": execution, "data_dirs": dirs}
         if isinstance(spec, BaselineSpec):
-            return BaselineUnit(task=spec.task, fold=spec.fold, train=train, data_dirs=dirs, baseline=spec.baseline,
-                                baseline_version=spec.baseline_version)
-        return TrainedUnit(task=spec.task, fold=spec.fold, init=spec.init, seed=spec.seed,
-                           mapping_seed=spec.mapping_seed, model=spec.model, mapping=spec.mapping, train=train,
-                           data_dirs=dirs)
+            return BaselineUnit(**common, baseline=spec.baseline, baseline_version=spec.baseline_version)
+        return TrainedUnit(**common, init=spec.init, seed=spec.seed, mapping_seed=spec.mapping_seed, model=spec.model,
+                           mapping=spec.mapping)
 
     @property
     def unit_id(self) -> str:
@@ -154,6 +155,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     units_dir = out_dir / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     record = UnitRecord(unit_id=unit.unit_id, unit=unit.identity(), status="failed", config=dataclasses.asdict(unit.train),
+                        execution=dataclasses.asdict(unit.execution),
                         data_dirs=list(unit.data_dirs), roles=list(unit.roles), selection=getattr(unit, "selection", None) or {},
                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     predictions = None
@@ -172,7 +174,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     record.wall_seconds = round(time.perf_counter() - started, 3)
     record.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     record.peak_memory_mb = peak_memory_mb()
-    record.device = device_name()
+    record.device = device_name(unit.execution)
     record.libraries = provenance.library_versions()
     record.git = provenance.git_commit()
     record.machine = provenance.machine()

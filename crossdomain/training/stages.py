@@ -199,7 +199,7 @@ def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> Tra
 
     return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
                               unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir,
-                              prepared.scaling)
+                              prepared.scaling, unit.execution)
 
 
 def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:

@@ -6,10 +6,10 @@ on the task's primary metric (in its direction, from the metrics table) with the
 A classification head is trained with cross-entropy; a regression task's single output with MSE on the
 standardised target, and every score (dev curve, test metrics, predictions) is on the original scale.
 
-Precision: with ``train.bf16`` (the default) training, evaluation and prediction run under bf16 autocast
+Precision: with ``execution.bf16`` (the default) training, evaluation and prediction run under bf16 autocast
 wherever the hardware computes bf16 natively: CUDA devices that support it, and CPUs with AVX512-BF16 or
 AMX (oneDNN then runs the matmuls in bf16). Weights, optimiser state and the loss stay fp32 (autocast is
-mixed precision, not a bf16 model). Elsewhere, or with ``train.bf16=false``, everything runs in fp32.
+mixed precision, not a bf16 model). Elsewhere, or with ``execution.bf16=false``, everything runs in fp32.
 :func:`resolve_precision` says which, and the unit record keeps it.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from crossdomain.config import TrainConfig
+from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.metrics import CLASSIFICATION, REGRESSION, get_metric, score
 
 
@@ -153,11 +153,17 @@ def cpu_has_native_bf16() -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
-def resolve_precision(cfg: TrainConfig) -> str:
-    """``bf16`` where ``cfg.bf16`` asks for it and the device runs it natively, else ``fp32``."""
-    if not cfg.bf16:
+def uses_cuda(execution: ExecutionConfig | None = None) -> bool:
+    """Whether units run on CUDA: where it is present, unless the execution settings ask for the CPU."""
+    return (execution or ExecutionConfig()).device != "cpu" and torch.cuda.is_available()
+
+
+def resolve_precision(execution: ExecutionConfig | None = None) -> str:
+    """``bf16`` where ``execution.bf16`` asks for it and the device runs it natively, else ``fp32``."""
+    execution = execution or ExecutionConfig()
+    if not execution.bf16:
         return "fp32"
-    if torch.cuda.is_available():
+    if uses_cuda(execution):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
@@ -221,21 +227,23 @@ def predict_probabilities(model, split: EncodedSplit, batch_size: int, pad_id: i
     return torch.softmax(torch.from_numpy(predict_outputs(model, split, batch_size, pad_id, precision)), dim=-1).numpy()
 
 
-def device_name() -> str:
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+def device_name(execution: ExecutionConfig | None = None) -> str:
+    return torch.cuda.get_device_name(0) if uses_cuda(execution) else "cpu"
 
 
-def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingArguments:
+def training_arguments(cfg: TrainConfig, seed: int, work_dir: str,
+                       execution: ExecutionConfig | None = None) -> TrainingArguments:
     """Arguments for transformers' ``Trainer``; its ``bf16`` (accelerate's autocast, on CPU too) follows
     :func:`resolve_precision`."""
-    cuda = torch.cuda.is_available()
+    execution = execution or ExecutionConfig()
+    cuda = uses_cuda(execution)
     return TrainingArguments(
         output_dir=work_dir,
         learning_rate=cfg.lr,
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.eval_batch_size,
+        per_device_eval_batch_size=execution.eval_batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
         warmup_steps=cfg.warmup_ratio,  # < 1 is a ratio of the total steps
         weight_decay=cfg.weight_decay,
@@ -250,7 +258,7 @@ def training_arguments(cfg: TrainConfig, seed: int, work_dir: str) -> TrainingAr
         report_to="none",
         disable_tqdm=True,
         seed=seed,
-        bf16=resolve_precision(cfg) == "bf16",
+        bf16=resolve_precision(execution) == "bf16",
         tf32=True if cuda else None,
         use_cpu=not cuda,
         dataloader_pin_memory=cuda,
@@ -273,18 +281,20 @@ def plain_recipe_trainer(model, train_set, cfg: TrainConfig, bf16: bool, work_di
 
 
 def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
-                       seed: int, primary_metric: str, pad_id: int, work_dir: str, scaling=None) -> TrainOutcome:
+                       seed: int, primary_metric: str, pad_id: int, work_dir: str, scaling=None,
+                       execution: ExecutionConfig | None = None) -> TrainOutcome:
     """Fine-tune, keep the best dev weights, score the test split. ``scaling`` (regression) restores the
     standardised targets and predictions to the original scale."""
     task_type = get_metric(primary_metric).task_type
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    execution = execution or ExecutionConfig()
+    torch.set_num_threads(execution.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
                                 cfg.keep_best)
     train_set = SequenceDataset(train)
     trainer = TimedTrainer(
         model=model,
-        args=training_arguments(cfg, seed, work_dir),
+        args=training_arguments(cfg, seed, work_dir, execution),
         data_collator=PadCollator(pad_id),
         train_dataset=train_set,
         eval_dataset=SequenceDataset(dev),
@@ -303,8 +313,8 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         best_step = int(result.global_step)  # the weights kept are the final ones
     elif tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
-    precision = resolve_precision(cfg)
-    outputs = predict_outputs(model, test, cfg.eval_batch_size, pad_id, precision)
+    precision = resolve_precision(execution)
+    outputs = predict_outputs(model, test, execution.eval_batch_size, pad_id, precision)
     predictions = decisions(outputs, task_type, scaling)
     truth = list(test.targets) if test.targets is not None else list(test.labels)
     if task_type == REGRESSION:
