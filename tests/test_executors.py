@@ -1,6 +1,5 @@
 """Executors give the same units and metrics as a sequential run; concurrent runners never duplicate a unit."""
 import json
-import multiprocessing
 import os
 import re
 import subprocess
@@ -116,34 +115,6 @@ def test_two_concurrent_runs_on_one_folder_run_every_unit_exactly_once(tmp_path)
     assert not list((out / "units").glob("*.claim"))
 
 
-def test_a_claim_is_exclusive_and_a_dead_processes_claim_is_taken_over(tmp_path):
-    units = tmp_path / "units"
-    mine = claims.try_claim(units, "u1")
-    assert mine is not None and claims.try_claim(units, "u1") is None  # held by this live process
-    claims.release(mine)
-    dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
-    dead.start()
-    dead.join()
-    (units / "u2.claim").write_text(json.dumps({"host": os.uname().nodename, "pid": dead.pid, "since": time.time()}))
-    assert claims.try_claim(units, "u2") is not None  # stale: its process is gone
-
-
-@pytest.mark.mirror
-def test_status_on_a_partial_run(tmp_path, capsys):
-    suite = small_suite()
-    out = tmp_path / "partial"
-    run_until_the_first_unit_is_done(suite, out)
-    claims.try_claim(out / "units", runner.expand_units(suite)[-1].unit_id)  # as if another runner held it
-    assert main(["status", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
-    assert "projected remaining" in text
-    (out / "units" / "notes.json").write_text("[1, 2]")
-    assert main(["status", str(out)]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("not a unit record (left out above") and "notes.json: not a crossdomain unit record" in last
-
-
 def test_workers_die_with_their_coordinator(tmp_path):
     """Killing a `run --executor processes` must not leave workers training on as orphans."""
     script = tmp_path / "coordinator.py"
@@ -172,36 +143,6 @@ def test_workers_die_with_their_coordinator(tmp_path):
         time.sleep(0.1)
     os.kill(worker, 9)
     pytest.fail("the worker outlived its coordinator")
-
-
-@pytest.mark.mirror
-def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiting_them(tmp_path, capsys):
-    suite = apply_overrides(small_suite(), ["lr_grid=[0.001,0.003]"])
-    out = tmp_path / "selecting"
-    seen = run_until_the_first_unit_is_done(suite, out)
-    plan = json.loads((out / "run.json").read_text())["units"]
-    assert sum(e["phase"] == "selection" for e in plan) == 4  # 2 arms × 2 learning rates
-    assert [e["id"] for e in plan if e["phase"] == "main"] == [None] * 4  # ids depend on the lr still to choose
-    assert main(["status", str(out)]) == 0
-    rows = {tuple(line.split()[:3]): line.split()[3:] for line in capsys.readouterr().out.splitlines()}
-    first_arm = seen[0].unit.init
-    assert rows[("selection", "dna/splice", first_arm)] == ["1", "0", "0", "1"]
-    assert rows[("main", "dna/splice", first_arm)] == ["0", "0", "0", "2"]
-
-
-def test_a_claim_is_complete_the_moment_it_exists_and_leaves_no_temporary_file(tmp_path, monkeypatch):
-    units = tmp_path / "units"
-    seen = []
-    real_link = os.link
-
-    def link(source, target):  # the content must be there before the claim appears under its name
-        seen.append(json.loads(Path(source).read_text()))
-        return real_link(source, target)
-
-    monkeypatch.setattr(claims.os, "link", link)
-    path = claims.try_claim(units, "u1")
-    assert seen and seen[0]["pid"] == os.getpid() and claims.read_claim(path).pid == os.getpid()
-    assert sorted(p.name for p in units.iterdir()) == ["u1.claim"]
 
 
 def test_a_preempted_slurm_task_gives_its_claim_back_before_it_is_requeued(tmp_path):

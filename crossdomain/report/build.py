@@ -148,41 +148,57 @@ class ReportData:
         return self.deltas[(self.deltas["treatment"] == treatment) & (self.deltas["control"] == control)]
 
 
-def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple[str, str]] | None = None,
-            on_unreadable=None) -> ReportData:
+def load_table(run_dirs: list[Path], metric: str, on_unreadable=None) -> stats.UnitTable:
+    """The runs' units (each unreadable file named); a run with no finished main unit says why."""
     table = stats.add_convergence(stats.load_units([Path(d) for d in run_dirs], metric))
     for message in table.unreadable:
-        (on_unreadable or (lambda text: warnings.warn(text, stacklevel=4)))(message)
+        (on_unreadable or (lambda text: warnings.warn(text, stacklevel=5)))(message)
     if table.ok.empty:
         waiting = (f"; {len(table.selection)} lr-selection and {len(table.baselines)} baseline units are finished:"
                    " the main grid starts once every arm's lr is chosen" if len(table.selection) else "")
         raise ReportError(f"no finished main-grid units in {', '.join(map(str, run_dirs))} ({len(table.failed)} failed"
                           f"{', e.g. ' + str(table.failed['error'].iloc[0]) if len(table.failed) else ''}{waiting})")
+    return table
+
+
+def asked_contrast(pair) -> tuple[str, str]:
+    """A --contrast pair in canonical spelling where the arm's plugin is installed, else as written."""
+    def canonical(spec: str) -> str:
+        try:
+            return canonical_init(spec)
+        except (KeyError, ValueError):
+            return spec
+
+    return tuple(canonical(spec) for spec in pair)
+
+
+def of_contrast(frame: pd.DataFrame, treatment: str, control: str) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame[(frame["treatment"] == treatment) & (frame["control"] == control)]
+
+
+def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple[str, str]] | None = None,
+            on_unreadable=None) -> ReportData:
+    all_units = table = load_table(run_dirs, metric, on_unreadable)
     roles = run_plan(run_dirs)
     planned_arms, pair = roles.arms, (roles.full, roles.reference)
-    all_units, varying, main = table, axes.varying(table), None
+    varying, main = axes.varying(table), None
     if varying:  # several models or training sizes: the per-task statistics read the main condition only
         main = axes.main_condition(table, axes.planned_models(run_dirs))
         table = axes.restrict(table, main)
-    arms = arm_order(table.ok["arm"], planned_arms, pair)
-    inits = arm_order(table.ok["init"], planned_arms, pair)
+    arms, inits = arm_order(table.ok["arm"], planned_arms, pair), arm_order(table.ok["init"], planned_arms, pair)
     tasks = sorted(table.ok["task"].unique())
-    if contrasts is not None:
-        contrasts = [tuple(canonical_init(a) for a in pair) for pair in contrasts]
-    else:
-        contrasts = roles.contrasts or default_contrasts(inits, *pair)
+    contrasts = [asked_contrast(c) for c in contrasts] if contrasts is not None else \
+        roles.contrasts or default_contrasts(inits, *pair)
     arm_stats = stats.summarise_arms(table)
     deltas, pairs, unpaired = stats.contrast_differences(table, contrasts)
-    primary = deltas[(deltas["treatment"] == contrasts[0][0]) & (deltas["control"] == contrasts[0][1])] \
-        if contrasts and not deltas.empty else pd.DataFrame()
-    primary_pairs = pairs[(pairs["treatment"] == contrasts[0][0]) & (pairs["control"] == contrasts[0][1])] \
-        if contrasts and not pairs.empty else pd.DataFrame()
-    aggregates = pd.DataFrame([aggregate.aggregate_contrast(
-        pairs[(pairs["treatment"] == t) & (pairs["control"] == c)], t, c,
-        scores_by_stratum(table, t), scores_by_stratum(table, c)) for t, c in contrasts
-        if not pairs.empty and ((pairs["treatment"] == t) & (pairs["control"] == c)).any()])
-    axis_rows = {axis: axes.axis_deltas(all_units, axis, main, *contrasts[0]) for axis in varying} \
-        if contrasts else {}
+    primary, primary_pairs = (of_contrast(deltas, *contrasts[0]), of_contrast(pairs, *contrasts[0])) if contrasts \
+        else (pd.DataFrame(), pd.DataFrame())
+    aggregates = pd.DataFrame([aggregate.aggregate_contrast(of_contrast(pairs, t, c), t, c, scores_by_stratum(table, t),
+                                                            scores_by_stratum(table, c))
+                               for t, c in contrasts if not of_contrast(pairs, t, c).empty])
+    axis_rows = {axis: axes.axis_deltas(all_units, axis, main, *contrasts[0]) for axis in varying} if contrasts else {}
     return ReportData(
         table=table, arms=arms, inits=inits, tasks=tasks, contrasts=contrasts,
         arm_stats=arm_stats, deltas=deltas, pairs=pairs, unpaired=unpaired, primary=primary,

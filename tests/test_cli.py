@@ -1,0 +1,104 @@
+"""The command line: one-line errors before any work, exit codes, resumable runs, quiet output."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crossdomain.cli import main
+from tests.conftest import write_task
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_harness_learns_a_task_with_an_unmistakable_signal_in_both_arms(synthetic):
+    """A harness that silently trained nothing would fail here (the smoke tasks stay at MCC 0 on the tiny model)."""
+    out = synthetic / "run"
+    assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
+                 "--no-progress", "--no-report", "--set", "train.max_steps=40", "--set", "train.eval_every=20",
+                 "--set", "train.lr=3e-3"]) == 0
+    results = pd.read_csv(out / "results.csv").set_index("init")
+    assert set(results.index) == {"pretrained", "random"}
+    for arm in ("pretrained", "random"):
+        assert results.loc[arm, "accuracy"] >= 0.9, (arm, results.loc[arm, "accuracy"])
+
+
+def test_run_exits_non_zero_with_a_one_line_summary_when_units_fail(synthetic, capsys, monkeypatch):
+    import crossdomain.training.stages as pipeline
+
+    monkeypatch.setattr(pipeline, "train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of luck")))
+    out = synthetic / "failing"
+    code = main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--out", str(out),
+                 "--no-progress", "--set", "train.max_steps=2", "--executor", "sequential"])  # patched in-process
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "2 of 2 units failed" in err and "RuntimeError: out of luck" in err and "Traceback" not in err
+    assert not (out / "report").exists()  # nothing finished, so no report (and no traceback from it)
+    assert main(["report", str(out)]) == 1
+    assert "no finished main-grid units" in capsys.readouterr().err
+
+
+def test_a_typo_is_reported_without_importing_torch():
+    code = ("import sys; from crossdomain.cli import main; rc = main(['run', '--suite', 'smoke', '--inits', 'randon']); "
+            "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules, 'pandas' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.split() == ["2", "False", "False", "False"], result.stderr
+    assert "Did you mean 'random'" in result.stderr
+
+
+def test_command_line_override_wins_over_the_suites_per_task_values(capsys):
+    import yaml
+
+    assert main(["run", "--suite", "quick", "--show-config", "--set", "train.max_steps=400"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)  # valid YAML only on stdout
+    assert {task: train["max_steps"] for task, train in config["effective_train"].items()} == \
+        {task: 400 for task in config["tasks"]}
+    assert config["effective_train"]["dna/promoters"]["batch_size"] == 8  # the suite's other per-task values stay
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda p: p.write_text("a file") and p, "is a file, not a folder"),
+    (lambda p: Path("/proc/crossdomain-out"), "not writable"),  # not even root can create folders in /proc
+])
+def test_a_bad_out_folder_is_refused_before_any_training(tmp_path, capsys, make_bad, message, monkeypatch):
+    import crossdomain.run.units as units
+
+    monkeypatch.setattr(units, "run_unit", lambda *a: pytest.fail("a unit started"))
+    out = make_bad(tmp_path / "out")
+    assert main(["run", "--suite", "smoke", "--out", str(out), "--no-progress", "--executor", "sequential"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_report_refuses_an_unknown_metric_and_an_empty_folder(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--metric", "macro-f1"]) == 2
+    assert "--metric 'macro-f1' is not a metric. Did you mean 'macro_f1'" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no units/ folder" in capsys.readouterr().err
+
+
+def test_a_broken_plugin_and_a_broken_task_file_do_not_break_list(tmp_path):
+    site = tmp_path / "site"
+    dist = site / "broken-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[crossdomain.inits]\nghost = no_such_module:Ghost\n")
+    write_task(tmp_path / "tasks", "dna/broken", "name: dna/broken\nadapter: [not, a, name\n")
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}", "CROSSDOMAIN_TASKS": str(tmp_path / "tasks")}
+    listing = subprocess.run([sys.executable, "-m", "crossdomain", "list"], env=env, capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    assert "ghost" in listing.stdout and "init arm 'ghost' (no_such_module:Ghost) failed to load" in listing.stdout
+    assert "dna/broken" in listing.stdout and "not valid YAML" in listing.stdout
+    assert "stats-matched" in listing.stdout and "dna/splice" in listing.stdout  # the rest still listed
+    run = subprocess.run([sys.executable, "-m", "crossdomain", "run", "--suite", "smoke", "--inits", "ghost"],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 2 and "failed to load: ModuleNotFoundError" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_no_progress_silences_every_bar(synthetic, capfd):
+    out = synthetic / "quiet"
+    assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "--inits", "pretrained",
+                 "--out", str(out), "--no-progress", "--no-report", "--set", "train.max_steps=2"]) == 0
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s" not in err, err[-500:]

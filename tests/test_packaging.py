@@ -1,0 +1,28 @@
+"""Packaging: a built wheel carries the task definitions."""
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_a_built_wheel_carries_the_task_definitions_and_finds_them(tmp_path):
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(REPO),
+                            "-w", str(tmp_path / "wheel")], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next((tmp_path / "wheel").glob("crossdomain-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    definitions = sorted(n for n in names if n.startswith("crossdomain/task_definitions/") and n.endswith(".yaml"))
+    shipped = sorted(f"crossdomain/task_definitions/{p.relative_to(REPO / 'datasets').as_posix()}"
+                     for p in (REPO / "datasets").glob("*/*.yaml"))
+    assert definitions == shipped and len(shipped) >= 10, definitions
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "crossdomain").rglob("*.py")}
+    assert modules <= set(names), sorted(modules - set(names))  # every subpackage is listed in pyproject.toml
+    target = tmp_path / "installed"
+    zipfile.ZipFile(wheel).extractall(target)  # what a non-editable install puts on sys.path
+    code = "from crossdomain.data.tasks import available_tasks; print(sorted(available_tasks()))"
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(target)},
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert "dna/splice" in result.stdout and "music/region" in result.stdout, result.stderr

@@ -1,0 +1,41 @@
+"""`crossdomain status`: counts per phase, task and arm from the plan, unit files and live claims."""
+import json
+
+import pytest
+
+from crossdomain.cli import main
+from crossdomain.config import apply_overrides
+from crossdomain.run import claims
+from crossdomain.run import grid as runner
+from tests.test_executors import run_until_the_first_unit_is_done, small_suite
+
+
+@pytest.mark.mirror
+def test_status_on_a_partial_run(tmp_path, capsys):
+    suite = small_suite()
+    out = tmp_path / "partial"
+    run_until_the_first_unit_is_done(suite, out)
+    claims.try_claim(out / "units", runner.expand_units(suite)[-1].unit_id)  # as if another runner held it
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
+    assert "projected remaining" in text
+    (out / "units" / "notes.json").write_text("[1, 2]")
+    assert main(["status", str(out)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("not a unit record (left out above") and "notes.json: not a crossdomain unit record" in last
+
+
+@pytest.mark.mirror
+def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiting_them(tmp_path, capsys):
+    suite = apply_overrides(small_suite(), ["lr_grid=[0.001,0.003]"])
+    out = tmp_path / "selecting"
+    seen = run_until_the_first_unit_is_done(suite, out)
+    plan = json.loads((out / "run.json").read_text())["units"]
+    assert sum(e["phase"] == "selection" for e in plan) == 4  # 2 arms × 2 learning rates
+    assert [e["id"] for e in plan if e["phase"] == "main"] == [None] * 4  # ids depend on the lr still to choose
+    assert main(["status", str(out)]) == 0
+    rows = {tuple(line.split()[:3]): line.split()[3:] for line in capsys.readouterr().out.splitlines()}
+    first_arm = seen[0].unit.init
+    assert rows[("selection", "dna/splice", first_arm)] == ["1", "0", "0", "1"]
+    assert rows[("main", "dna/splice", first_arm)] == ["0", "0", "0", "2"]
