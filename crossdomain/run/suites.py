@@ -85,12 +85,24 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     With ``check_resources`` the model is resolved too (alias, local folder or a Hub id that loads) and
     every arm checks its parameters against the model's config.
     """
-    from crossdomain.baselines import BASELINES
-    from crossdomain.inits import parse_init
-    from crossdomain.training.hooks import HOOKS
-    from crossdomain.training.mapping import MAPPINGS
-
     where = f"suite {suite.name!r}"
+    check_tasks_and_folds(suite, where)
+    check_training(suite, where)
+    arms = check_arms(suite, where)
+    check_plugins_and_axes(suite, where)
+    check_learning_rates(suite, [arm.spec for arm in arms], where)
+    if check_resources:
+        check_model_and_arms(suite, arms)
+
+
+def _names_tasks(suite: SuiteConfig, key: str, names, where: str) -> None:
+    for task in names:
+        if task not in suite.tasks:
+            raise ConfigError(f"{where}: {key} names {task!r}, which is not one of its tasks."
+                              f"{did_you_mean(task, suite.tasks)}")
+
+
+def check_tasks_and_folds(suite: SuiteConfig, where: str) -> None:
     for task in suite.tasks:
         get_task(task)
     _unique(suite.tasks, f"{where}: tasks")
@@ -101,14 +113,20 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
         beyond = [f for f in suite.folds if not 0 <= f < count]
         if count > 1 and beyond:
             raise ConfigError(f"{where}: folds {beyond} do not exist for {task!r} (it has folds 0..{count - 1})")
-    for task in suite.task_train:
-        if task not in suite.tasks:
-            raise ConfigError(f"{where}: task_train names {task!r}, which is not one of its tasks."
-                              f"{did_you_mean(task, suite.tasks)}")
+
+
+def check_training(suite: SuiteConfig, where: str) -> None:
+    _names_tasks(suite, "task_train", suite.task_train, where)
     for task in suite.tasks:
         where_train = f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}"
         validate_train(suite.train_for(task), where_train)
     validate_execution(suite.execution, f"{where}: execution")
+
+
+def check_arms(suite: SuiteConfig, where: str) -> list:
+    """The arms (parsed), their contrasts and the declared full and reference arms."""
+    from crossdomain.inits import parse_init
+
     if not suite.inits:
         raise ConfigError(f"{where}: inits is empty; give at least one init arm")
     arms = [parse_init(spec) for spec in suite.inits]
@@ -128,10 +146,18 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
         if declared != getattr(SuiteConfig, role) and declared not in specs:  # the defaults may be absent
             raise ConfigError(f"{where}: {role} {declared!r} is not one of its inits' canonical specs."
                               f"{did_you_mean(declared, specs)}")
+    return arms
+
+
+def check_plugins_and_axes(suite: SuiteConfig, where: str) -> None:
+    from crossdomain.baselines import BASELINES
+    from crossdomain.training.hooks import HOOKS
+    from crossdomain.training.mapping import MAPPINGS
+
     MAPPINGS.get(suite.mapping)
     for hook in suite.hooks:
         HOOKS.get(hook)
-    for name in suite.baselines:  # each runs on the tasks of its types (see runner.baseline_units)
+    for name in suite.baselines:  # each runs on the tasks of its types (see grid.baseline_units)
         BASELINES.get(name)
     _unique(suite.baselines, f"{where}: baselines")
     _unique(suite.models, f"{where}: models")
@@ -139,10 +165,12 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     if any(size < 0 for size in suite.train_sizes):
         raise ConfigError(f"{where}: train_sizes: expected sizes >= 0 (0 = the whole training split), "
                           f"got {suite.train_sizes}")
-    for task in suite.task_lr_grid:
-        if task not in suite.tasks:
-            raise ConfigError(f"{where}: task_lr_grid names {task!r}, which is not one of its tasks."
-                              f"{did_you_mean(task, suite.tasks)}")
+
+
+def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> None:
+    from crossdomain.inits import parse_init
+
+    _names_tasks(suite, "task_lr_grid", suite.task_lr_grid, where)
     for arm in suite.arm_lr_grid:
         if arm not in specs:
             canonical = {spec: parse_init(spec).spec for spec in suite.inits}
@@ -156,16 +184,12 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
             if any(lr <= 0 for lr in grid):
                 raise ConfigError(f"{where}: lr_grid for {label}: expected learning rates > 0, got {grid}")
             _unique(grid, f"{where}: lr_grid for {label}")
+    _names_tasks(suite, "task_lr_selection_folds", suite.task_lr_selection_folds, where)
     for task, count in suite.task_lr_selection_folds.items():
-        if task not in suite.tasks:
-            raise ConfigError(f"{where}: task_lr_selection_folds names {task!r}, which is not one of its tasks."
-                              f"{did_you_mean(task, suite.tasks)}")
         runnable = len(task_folds(task, suite.folds))
         if not 1 <= count <= runnable:
             raise ConfigError(f"{where}: task_lr_selection_folds.{task}: expected 1 to {runnable} (the folds run), "
                               f"got {count}")
-    if check_resources:
-        check_model_and_arms(suite, arms)
 
 
 def check_model_and_arms(suite: SuiteConfig, arms) -> None:
