@@ -102,3 +102,18 @@ def test_no_progress_silences_every_bar(synthetic, capfd):
                  "--out", str(out), "--no-progress", "--no-report", "--set", "train.max_steps=2"]) == 0
     err = capfd.readouterr().err
     assert "Loading weights" not in err and "it/s" not in err, err[-500:]
+
+
+def test_tasks_narrows_the_per_task_settings_but_a_misspelt_task_still_fails(tmp_path, capsys):
+    import yaml
+
+    assert main(["run", "--suite", "reference-cpu", "--tasks", "protein/localization", "--show-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["tasks"] == ["protein/localization"]
+    assert config["task_lr_grid"] == {} and config["task_lr_selection_folds"] == {}  # promoters' own went with it
+    suite = yaml.safe_load((REPO / "crossdomain/suites/reference-cpu.yaml").read_text())
+    suite["task_lr_grid"]["dna/promotors"] = suite["task_lr_grid"].pop("dna/promoters")
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["run", "--suite", str(path), "--tasks", "protein/localization", "--show-config"]) == 2
+    assert "dna/promotors" in capsys.readouterr().err
