@@ -26,9 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune text-pretrained BERT and the same architecture from random initialisation on "
                     "non-language sequences mapped to English tokens (Kao & Lee 2021), and compare them.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     commands.add_parser("list", help="adapters, tasks, suites, init arms, models, mapping strategies and hooks")
 
+    _add_run_command(commands)
+    _add_datasets_command(commands)
+    _add_analyze_command(commands)
+    _add_status_command(commands)
+    _add_report_command(commands)
+    _add_compare_command(commands)
+    _add_bench_command(commands)
+    return parser
+
+
+def _add_run_command(commands) -> None:
     run = commands.add_parser("run", help="run every unit of a suite (resumable), then write the report",
                               description="Run task × fold × init × seed × mapping-seed units. Re-running on the "
                                           "same --out skips finished units; failed units are recorded and retried.")
@@ -52,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show-units", action="store_true", help="print the unit ids the suite expands to; run nothing")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_executor_options(run)
+    _add_data_dir(run)
+
+
+def _add_executor_options(run) -> None:
+    """How and where the units of `run` execute: local workers and threads, or SLURM."""
     run.add_argument("--executor", default="auto",
                      help="how units run: auto (default: on a CPU one single-thread worker per core, on one GPU "
                           "in-process, on several GPUs one worker each), sequential (in this process, all cores), "
@@ -69,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--slurm-mem", type=int, default=16, metavar="GB", help="slurm: memory per unit (GB)")
     run.add_argument("--slurm-array-parallelism", type=int, default=32, help="slurm: array tasks running at once")
     run.add_argument("--dry-run", action="store_true", help="slurm: print what would be submitted, submit nothing")
-    _add_data_dir(run)
 
+
+def _add_datasets_command(commands) -> None:
     datasets = commands.add_parser("datasets", help="table of every task: sources, rows, drops, classes, lengths, splits")
     datasets.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="tasks to show (default: all)")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -79,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "reads no records")
     _add_data_dir(datasets)
 
+
+def _add_analyze_command(commands) -> None:
     analyze = commands.add_parser("analyze", help="look inside the models: layer probes, attention, CKA, embeddings")
     analyze.add_argument("run", type=Path, help="run folder")
     analyze.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks")
@@ -90,9 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "is loaded and no number changes")
     _add_data_dir(analyze)
 
+
+def _add_status_command(commands) -> None:
     status = commands.add_parser("status", help="units done / failed / running / pending of a run, with a projection")
     status.add_argument("run", type=Path, help="run folder")
 
+
+def _add_report_command(commands) -> None:
     report = commands.add_parser("report", help="tables and figures comparing the arms of one or more run folders")
     report.add_argument("runs", nargs="+", type=Path, help="run folder(s) holding units/*.json")
     report.add_argument("--out", type=Path, help="report folder (default: RUN/report for one run)")
@@ -103,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a pair of arms to compare (repeatable); default: the run's suite contrasts, else every "
                              "arm against random")
 
+
+def _add_compare_command(commands) -> None:
     compare = commands.add_parser("compare", help="the same units run twice (e.g. bf16 vs fp32): paired differences",
                                   description="Match the units of two run folders by unit id (same computation, "
                                               "other execution: precision, threads, machine, commit) and report the "
@@ -112,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metric", default="primary", help="primary (each task's own), accuracy, macro_f1 or mcc")
     compare.add_argument("--out", type=Path, help="also write comparison.md, comparison.csv and pairs.csv here")
 
+
+def _add_bench_command(commands) -> None:
     bench = commands.add_parser("bench", help="training throughput: the plain Hugging Face recipe (fp32 and bf16) vs "
                                               "crossdomain's own pipeline")
     bench.add_argument("--model", default="minilm-l6", help="model alias, id or folder (default minilm-l6)")
@@ -125,8 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's default, all cores)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_data_dir(bench)
-    return parser
-
 
 def _listed(names, describe) -> None:
     """One line per entry; an entry that fails to load (a broken plugin or task file) says so and the list goes on."""
