@@ -39,3 +39,16 @@ def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiti
     first_arm = seen[0].unit.init
     assert rows[("selection", "dna/splice", first_arm)] == ["1", "0", "0", "1"]
     assert rows[("main", "dna/splice", first_arm)] == ["0", "0", "0", "2"]
+
+
+@pytest.mark.mirror
+def test_status_names_finished_units_outside_the_plan(tmp_path, capsys):
+    suite = small_suite()
+    out = tmp_path / "extended"
+    seen = run_until_the_first_unit_is_done(suite, out)
+    plan = json.loads((out / "run.json").read_text())
+    plan["units"] = [e for e in plan["units"] if e["id"] != seen[0].unit_id]  # as if a later command planned less
+    (out / "run.json").write_text(json.dumps(plan))
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "1 finished units are not in this plan" in text and f"dna/splice {seen[0].unit.arm} 1" in text

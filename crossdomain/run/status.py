@@ -89,9 +89,22 @@ def run_status(run_dir: Path) -> str:
     if awaiting:
         lines.append(f"{awaiting} further main units are pending until the lr selection of their arm is finished "
                      "(their ids include the chosen lr; each arm's first main unit is one of its selection units)")
+    lines += outside_the_plan(loaded, entries)
     lines += projection(records, distinct, plan)
     lines += [f"not a unit record (left out above; its unit counts as pending): {error}" for error in errors]
     return "\n".join(lines)
+
+
+def outside_the_plan(records: list, entries: list[dict]) -> list[str]:
+    """Finished unit files the plan does not list: the units of an earlier or an extending command on the same
+    folder (e.g. more seeds for one task). They are not counted above, but the report includes them."""
+    planned = {entry["id"] for entry in entries}
+    extra = Counter((r.unit.task, r.unit.arm) for r in records if r.ok and r.unit_id not in planned)
+    if not extra:
+        return []
+    parts = ", ".join(f"{task} {arm} {count}" for (task, arm), count in sorted(extra.items()))
+    return [f"{sum(extra.values())} finished units are not in this plan (run.json lists the last command's units; "
+            f"the report includes them): {parts}"]
 
 
 def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
