@@ -221,16 +221,13 @@ def resolve_run_suite(args):
     from crossdomain.run.suites import load_suite
 
     suite = load_suite(args.suite)
-    shortcuts = {"tasks": args.tasks, "seeds": args.seeds, "mapping_seeds": args.mapping_seeds,
-                 "inits": args.inits, "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
-    declared_tasks = list(suite.tasks)
+    if args.tasks:
+        suite = suite.narrowed_to(args.tasks)
+    shortcuts = {"seeds": args.seeds, "mapping_seeds": args.mapping_seeds, "inits": args.inits,
+                 "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
     if args.model and not args.models:  # one model asked for: the suite's model axis gives way
         suite.models = []
-    if args.tasks:  # per-task settings of the tasks left out go with them (a misspelt task name still fails)
-        left_out = set(declared_tasks) - set(suite.tasks)
-        for name in ("task_train", "task_lr_grid", "task_lr_selection_folds"):
-            setattr(suite, name, {k: v for k, v in getattr(suite, name).items() if k not in left_out})
     if args.inits:  # contrasts naming arms that are no longer run are dropped with them
         from crossdomain.inits import canonical_init
 

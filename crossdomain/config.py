@@ -155,6 +155,15 @@ class SuiteConfig:
         overrides = self.task_train.get(task, {})
         return build(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, f"task_train.{task}")
 
+    PER_TASK_KEYS = ("task_train", "task_lr_grid", "task_lr_selection_folds")  # dicts keyed by task name
+
+    def narrowed_to(self, tasks: list[str]) -> "SuiteConfig":
+        """The suite on some of its tasks: the per-task settings of the tasks left out go with them, while a key
+        naming no task of the suite stays, so that validation still reports the misspelling."""
+        left_out = set(self.tasks) - set(tasks)
+        kept = {key: {k: v for k, v in getattr(self, key).items() if k not in left_out} for key in self.PER_TASK_KEYS}
+        return dataclasses.replace(self, tasks=list(tasks), **kept)
+
 
 # -- building dataclasses from plain data --------------------------------------------------
 
