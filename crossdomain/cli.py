@@ -45,7 +45,8 @@ def _add_run_command(commands) -> None:
     run.add_argument("--suite", required=True, help="built-in suite name (smoke, quick, paper) or a suite YAML file")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<suite>)")
     run.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (names as in `crossdomain list`)")
-    run.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="training seeds (replace the suite's)")
+    run.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                     help="training seeds, on every task (replace the suite's seeds and task_seeds)")
     run.add_argument("--mapping-seeds", nargs="+", type=int, metavar="SEED", help="token-mapping seeds")
     run.add_argument("--inits", nargs="+", metavar="ARM",
                      help="init arms (replace the suite's), e.g. pretrained random stats-matched pretrained-layers:k=3 "
@@ -181,8 +182,9 @@ def cmd_list(args) -> None:
 
     def suite_line(name):
         suite = load_suite(name)
+        more = "".join(f", {task}: {len(seeds)}" for task, seeds in suite.task_seeds.items())
         return (f"{name:<14} model={suite.model:<10} {len(suite.tasks)} tasks × {len(suite.inits)} arms × seeds "
-                f"{suite.seeds}  ({suite.expected_cost})")
+                f"{suite.seeds}{more}  ({suite.expected_cost})")
 
     def arm_line(name):
         arm = INITS.get(name)
@@ -226,6 +228,8 @@ def resolve_run_suite(args):
     shortcuts = {"seeds": args.seeds, "mapping_seeds": args.mapping_seeds, "inits": args.inits,
                  "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
+    if args.seeds:  # the seeds asked for, on every task
+        suite.task_seeds = {}
     if args.model and not args.models:  # one model asked for: the suite's model axis gives way
         suite.models = []
     if args.inits:  # contrasts naming arms that are no longer run are dropped with them

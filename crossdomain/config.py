@@ -114,6 +114,8 @@ class SuiteConfig:
     full_arm: str = FULL_ARM  # the treatment recovered fractions are measured against
     reference_arm: str = REFERENCE_ARM  # the control of the default contrasts and of recovered fractions
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    # per-task replacement of seeds, e.g. more seeds for a task whose Δ is still imprecise
+    task_seeds: dict[str, list[int]] = field(default_factory=dict)
     mapping_seeds: list[int] = field(default_factory=lambda: [0])
     model: str = "minilm-l6"  # alias, Hugging Face id or local folder
     mapping: str = "random"  # token-mapping strategy
@@ -151,11 +153,14 @@ class SuiteConfig:
             return list(self.arm_lr_grid[arm])
         return list(self.task_lr_grid.get(task, self.lr_grid))
 
+    def seeds_for(self, task: str) -> list[int]:
+        return list(self.task_seeds.get(task, self.seeds))
+
     def train_for(self, task: str) -> TrainConfig:
         overrides = self.task_train.get(task, {})
         return build(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, f"task_train.{task}")
 
-    PER_TASK_KEYS = ("task_train", "task_lr_grid", "task_lr_selection_folds")  # dicts keyed by task name
+    PER_TASK_KEYS = ("task_train", "task_seeds", "task_lr_grid", "task_lr_selection_folds")  # dicts keyed by task name
 
     def narrowed_to(self, tasks: list[str]) -> "SuiteConfig":
         """The suite on some of its tasks: the per-task settings of the tasks left out go with them, while a key
@@ -289,10 +294,13 @@ def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None
     if dataclasses.is_dataclass(hints[head]):
         _set_path(data[head], hints[head], path[1:], raw, full_key)
         return
-    if get_origin(hints[head]) is dict:  # e.g. task_train.dna/splice.lr
-        data[head].setdefault(path[1], {})
-        if len(path) == 3:
-            data[head][path[1]][path[2]] = raw
+    if get_origin(hints[head]) is dict:
+        value_type = get_args(hints[head])[1]
+        if len(path) == 2:  # e.g. task_seeds.dna/promoters=[0,1,2]
+            data[head][path[1]] = coerce(raw, value_type, full_key)
+            return
+        if len(path) == 3 and get_origin(value_type) is dict:  # e.g. task_train.dna/splice.lr=1e-4
+            data[head].setdefault(path[1], {})[path[2]] = raw
             return
     raise ConfigError(f"--set {full_key}: {head!r} has no sub-keys")
 

@@ -117,3 +117,30 @@ def test_tasks_narrows_the_per_task_settings_but_a_misspelt_task_still_fails(tmp
     path.write_text(yaml.safe_dump(suite))
     assert main(["run", "--suite", str(path), "--tasks", "protein/localization", "--show-config"]) == 2
     assert "dna/promotors" in capsys.readouterr().err
+
+
+def test_task_seeds_give_one_task_more_seeds_and_dash_dash_seeds_replaces_them_all(tmp_path, capsys):
+    import yaml
+
+    def unit_seeds(suite, *extra):
+        assert main(["run", "--suite", suite, "--show-units", *extra]) == 0
+        seeds = {}
+        for line in capsys.readouterr().out.split():
+            if "__seed" in line:
+                task = line.split("__")[0]
+                seeds.setdefault(task, set()).add(int(line.split("__seed")[1].split("__")[0]))
+        return seeds
+
+    suite = yaml.safe_load((REPO / "crossdomain/suites/smoke.yaml").read_text())
+    path = tmp_path / "more.yaml"
+    path.write_text(yaml.safe_dump({**suite, "task_seeds": {"dna/promoters": [0, 1, 2, 3]}}))
+    assert unit_seeds(str(path)) == {"dna-splice": {0, 1}, "dna-promoters": {0, 1, 2, 3}}
+    assert unit_seeds(str(path), "--seeds", "5") == {"dna-splice": {5}, "dna-promoters": {5}}
+    assert unit_seeds(str(path), "--tasks", "dna/splice") == {"dna-splice": {0, 1}}
+    # on the command line too; like task_train.TASK.KEY, it targets one task whatever --seeds says
+    assert unit_seeds("smoke", "--seeds", "5", "--set", "task_seeds.dna/splice=[7]") == {
+        "dna-splice": {7}, "dna-promoters": {5}}
+    assert main(["run", "--suite", "smoke", "--show-units", "--set", "task_seeds.dna/promotors=[0]"]) == 2
+    assert "task_seeds names 'dna/promotors'" in capsys.readouterr().err
+    assert main(["run", "--suite", "smoke", "--show-units", "--set", "task_seeds.dna/promoters=[0,0]"]) == 2
+    assert "task_seeds.dna/promoters: [0] given more than once" in capsys.readouterr().err

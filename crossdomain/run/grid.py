@@ -36,7 +36,7 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
     for task, model, train in task_conditions(suite):
         for fold in task_folds(task, suite.folds):
             for mapping_seed in suite.mapping_seeds:
-                for seed in suite.seeds:
+                for seed in suite.seeds_for(task):
                     for arm in arms:
                         units.append(TrainedUnit(task=task, fold=fold, init=arm, seed=seed,
                                                  mapping_seed=mapping_seed, model=model, mapping=suite.mapping,

@@ -106,7 +106,13 @@ def check_tasks_and_folds(suite: SuiteConfig, where: str) -> None:
     for task in suite.tasks:
         get_task(task)
     _unique(suite.tasks, f"{where}: tasks")
+    for key in SuiteConfig.PER_TASK_KEYS:
+        _names_tasks(suite, key, getattr(suite, key), where)
     _unique(suite.seeds, f"{where}: seeds")
+    for task, seeds in suite.task_seeds.items():
+        if not seeds:
+            raise ConfigError(f"{where}: task_seeds.{task}: expected at least one seed, got []")
+        _unique(seeds, f"{where}: task_seeds.{task}")
     _unique(suite.mapping_seeds, f"{where}: mapping_seeds")
     for task in suite.tasks:
         count = fold_count(task)
@@ -116,7 +122,6 @@ def check_tasks_and_folds(suite: SuiteConfig, where: str) -> None:
 
 
 def check_training(suite: SuiteConfig, where: str) -> None:
-    _names_tasks(suite, "task_train", suite.task_train, where)
     for task in suite.tasks:
         where_train = f"{where}: train" if task not in suite.task_train else f"{where}: task_train.{task}"
         validate_train(suite.train_for(task), where_train)
@@ -170,7 +175,6 @@ def check_plugins_and_axes(suite: SuiteConfig, where: str) -> None:
 def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> None:
     from crossdomain.inits import parse_init
 
-    _names_tasks(suite, "task_lr_grid", suite.task_lr_grid, where)
     for arm in suite.arm_lr_grid:
         if arm not in specs:
             canonical = {spec: parse_init(spec).spec for spec in suite.inits}
@@ -184,7 +188,6 @@ def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> No
             if any(lr <= 0 for lr in grid):
                 raise ConfigError(f"{where}: lr_grid for {label}: expected learning rates > 0, got {grid}")
             _unique(grid, f"{where}: lr_grid for {label}")
-    _names_tasks(suite, "task_lr_selection_folds", suite.task_lr_selection_folds, where)
     for task, count in suite.task_lr_selection_folds.items():
         runnable = len(task_folds(task, suite.folds))
         if not 1 <= count <= runnable:
