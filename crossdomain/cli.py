@@ -225,11 +225,9 @@ def resolve_run_suite(args):
     suite = load_suite(args.suite)
     if args.tasks:
         suite = suite.narrowed_to(args.tasks)
-    shortcuts = {"seeds": args.seeds, "mapping_seeds": args.mapping_seeds, "inits": args.inits,
+    shortcuts = {"mapping_seeds": args.mapping_seeds, "inits": args.inits,
                  "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
-    if args.seeds:  # the seeds asked for, on every task
-        suite.task_seeds = {}
     if args.model and not args.models:  # one model asked for: the suite's model axis gives way
         suite.models = []
     if args.inits:  # contrasts naming arms that are no longer run are dropped with them
@@ -237,7 +235,8 @@ def resolve_run_suite(args):
 
         kept = {canonical_init(spec) for spec in args.inits}
         suite.contrasts = [c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)]
-    return apply_overrides(suite, args.overrides)  # validated once, by whatever uses it (run_suite, --show-*)
+    seeds = [f"seeds={args.seeds}"] if args.seeds else []  # an override, so that it replaces task_seeds too
+    return apply_overrides(suite, seeds + args.overrides)  # validated once, by whatever uses it (run_suite, --show-*)
 
 
 def silence_progress_bars() -> None:

@@ -259,7 +259,7 @@ def apply_overrides(config, assignments: list[str]):
     """Apply ``key.sub=value`` strings to a dataclass instance, returning a new one."""
     data = dataclasses.asdict(config)
     if type(config) is SuiteConfig:
-        data["task_train"] = command_line_wins(data["task_train"], assignments)
+        command_line_wins(data, assignments)
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         if not sep or not key:
@@ -274,12 +274,16 @@ def apply_overrides(config, assignments: list[str]):
     return build(type(config), data, "")
 
 
-def command_line_wins(task_train: dict, assignments: list[str]) -> dict:
+def command_line_wins(data: dict, assignments: list[str]) -> None:
     """The precedence rule, one for the library and the command line: an override ``train.KEY=V`` applies to
-    every task, so the suite's own per-task value of KEY gives way to it (``task_train.TASK.KEY=V`` still targets
-    one task)."""
-    keys = {item.partition("=")[0].strip()[len("train."):] for item in assignments if item.startswith("train.")}
-    return {task: {k: v for k, v in values.items() if k not in keys} for task, values in task_train.items()}
+    every task, so the suite's own per-task value of KEY gives way to it, and ``seeds=[...]`` replaces
+    ``task_seeds`` (``task_train.TASK.KEY=V`` and ``task_seeds.TASK=[...]`` still target one task)."""
+    keys = [item.partition("=")[0].strip() for item in assignments]
+    train_keys = {key[len("train."):] for key in keys if key.startswith("train.")}
+    data["task_train"] = {task: {k: v for k, v in values.items() if k not in train_keys}
+                          for task, values in data["task_train"].items()}
+    if "seeds" in keys:
+        data["task_seeds"] = {}
 
 
 def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None:

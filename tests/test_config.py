@@ -138,3 +138,16 @@ def test_a_negative_early_stopping_minimum_is_refused_before_any_work():
         validate_suite(apply_overrides(suite(), ["train.early_stopping_min_steps=-5"]))
     changed = TrainConfig(early_stopping_min_steps=100).identity()
     assert changed["early_stopping_min_steps"] == 100  # set, it is part of the unit id; at 0 it is not
+
+
+def test_seeds_replace_task_seeds_in_the_library_as_on_the_command_line():
+    from crossdomain.cli import build_parser, resolve_run_suite
+
+    reference = load_suite("reference-cpu")
+    assert len(reference.seeds_for("dna/promoters")) == 24 and len(reference.seeds_for("dna/splice")) == 6
+    library = apply_overrides(reference, ["seeds=[3]", "task_seeds.dna/splice=[4]"])
+    cli = resolve_run_suite(build_parser().parse_args(["run", "--suite", "reference-cpu", "--seeds", "3",
+                                                       "--set", "task_seeds.dna/splice=[4]"]))
+    for suite in (library, cli):
+        assert {task: suite.seeds_for(task) for task in suite.tasks} == {
+            **{task: [3] for task in suite.tasks}, "dna/splice": [4]}
