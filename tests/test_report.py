@@ -148,9 +148,22 @@ def test_units_still_improving_or_at_their_initial_weights_are_named_with_the_re
     record = UnitRecord.load(path)
     record.best_step, record.steps = 30, 30  # CURVE peaks at its last evaluation
     record.write(path)
-    report = (write_report([run_dir], run_dir / "report") / "report.md").read_text()
+    path = next((run_dir / "units").glob("dna-splice__fold0__random__seed0*.json"))
+    record = UnitRecord.load(path)
+    record.config = {**record.config, "early_stopping_patience": 2, "early_stopping_min_steps": 20, "eval_every": 10}
+    record.best_step, record.steps = 10, 20
+    record.curve = [{"step": 0, "seconds": 0, "dev": 0.4}, {"step": 10, "seconds": 1, "dev": 0.6},
+                    {"step": 20, "seconds": 2, "dev": 0.5}]
+    record.write(path)
+    out = write_report([run_dir], run_dir / "report")
+    report = (out / "report.md").read_text()
     assert "kept its initial weights: no dev evaluation beat step 0 in 30 steps" in report
     assert "still improving: best dev at step 30 of 30" in report
+    assert "stopped at the minimum: early stopping ended it at step 20, the first it allowed, with its best dev at " \
+           "step 10" in report
+    summary = pd.read_csv(out / "summary.csv")
+    random_splice = summary[(summary["task"] == "dna/splice") & (summary["arm"] == "random")]
+    assert random_splice[["still_improving", "stopped_at_minimum", "initial_weights"]].values.tolist() == [[1, 1, 1]]
 
 
 def test_latex_table_is_sane(run_dir):

@@ -95,6 +95,25 @@ def test_still_improving_means_the_best_dev_step_is_in_the_last_tenth():
     assert not stats.still_improving(UnitRecord("u", SPEC, "ok", steps=0, best_step=0, curve=[{"step": 0, "dev": 0.5}]))
 
 
+def early_stopped(best, steps, minimum=400, every=50):
+    """A unit evaluated every ``every`` steps, best at ``best``, ended by early stopping at ``steps``."""
+    curve = [{"step": s, "dev": 0.9 if s == best else 0.5} for s in range(0, steps + 1, every)]
+    config = {"early_stopping_patience": 5, "early_stopping_min_steps": minimum, "eval_every": every}
+    return UnitRecord("u", SPEC, "ok", steps=steps, best_step=best, curve=curve, config=config)
+
+
+def test_stopped_at_minimum_means_early_stopping_ended_the_unit_at_the_first_step_it_allowed():
+    assert stats.stopped_at_minimum(early_stopped(best=150, steps=400))  # the v1 regression gb1 random seed
+    assert not stats.stopped_at_minimum(early_stopped(best=350, steps=600))  # patience ran out after the minimum
+    assert not stats.stopped_at_minimum(early_stopped(best=400, steps=400))  # its best is at the minimum itself
+    assert not stats.stopped_at_minimum(early_stopped(best=150, steps=450))  # it went on past the first allowed step
+    assert stats.stopped_at_minimum(early_stopped(best=100, steps=420, minimum=410, every=20))  # minimum off the grid
+    no_early_stopping = early_stopped(best=150, steps=400)
+    no_early_stopping.config["early_stopping_patience"] = 0  # a fixed budget that happens to equal the minimum
+    assert not stats.stopped_at_minimum(no_early_stopping)
+    assert not stats.stopped_at_minimum(early_stopped(best=50, steps=300))  # a ceiling below the minimum
+
+
 @pytest.mark.mirror
 def test_selection_then_main_units_with_each_arms_lr_and_baselines_on_the_same_items(tmp_path, monkeypatch):
     suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "seeds=[0,1]", "train.max_steps=6",

@@ -1,12 +1,13 @@
 """How far each arm trained: per task and arm, steps, dev scores, and the units to look at (still improving at
-the ceiling, or evaluated with their initial weights), each named with its reason; and each task's protocol."""
+the ceiling, stopped at the early-stopping minimum, or evaluated with their initial weights), each named with its
+reason; and each task's protocol."""
 from __future__ import annotations
 
 import pandas as pd
 
 from crossdomain.report import stats
 
-SUMMED = ("still_improving", "initial_weights")
+SUMMED = ("still_improving", "stopped_at_minimum", "initial_weights")
 
 
 def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
@@ -24,13 +25,14 @@ def convergence_summary(table: stats.UnitTable) -> pd.DataFrame:
 
 
 def totals_by_arm(table: stats.UnitTable) -> pd.DataFrame:
-    """Per arm, over every task: units, still improving, kept initial weights."""
+    """Per arm, over every task: units, still improving, stopped at the minimum, kept initial weights."""
     grouped = table.ok.groupby("arm", sort=False)
     return pd.DataFrame({"units": grouped.size(), **{c: grouped[c].sum().astype(int) for c in SUMMED}}).reset_index()
 
 
 def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
-    """Every main unit still improving at its ceiling or tested with its initial weights, with the reason."""
+    """Every main unit still improving at its ceiling, stopped at the early-stopping minimum or tested with its initial
+    weights, with the reason."""
     rows = []
     for _, unit in table.ok.iterrows():
         record = table.records[unit["unit_id"]]
@@ -38,6 +40,9 @@ def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
         reasons = []
         if unit["still_improving"]:
             reasons.append(f"still improving: best dev at step {best} of {record.steps}")
+        if unit["stopped_at_minimum"]:
+            reasons.append(f"stopped at the minimum: early stopping ended it at step {record.steps}, the first it "
+                           f"allowed, with its best dev at step {best} (a plateau?)")
         if unit["initial_weights"]:
             reasons.append(f"kept its initial weights: no dev evaluation beat step 0 in {record.steps} steps")
         if reasons:

@@ -18,16 +18,18 @@ def figure_lines(name: str, captions: dict) -> list[str]:
 def convergence_lines(table: stats.UnitTable, summary: pd.DataFrame, speedups: pd.DataFrame,
                       captions: dict) -> list[str]:
     conv = summary[["task", "arm", "n", "steps_median", "best_dev_mean", "dev_auc_mean", "still_improving",
-                    "initial_weights"]]
+                    "stopped_at_minimum", "initial_weights"]]
     flagged = convergence.flagged_units(table)
     lines = ["## Convergence", "", tables.to_markdown(conv.round(3)), "",
              tables.to_markdown(convergence.totals_by_arm(table)), "",
              f"best_dev: the unit's best dev score; dev AUC: its mean dev score over training (area under the dev "
              f"curve ÷ steps); still_improving: units whose best dev score came in the last "
              f"{100 - 100 * stats.STILL_IMPROVING_FRACTION:.0f}% of their steps (more training might help); "
+             "stopped_at_minimum: units that early stopping ended at the first step it allowed, their best dev score "
+             "from before that minimum (possibly a plateau: a longer minimum might help); "
              "initial_weights: units tested with their initial weights (no dev evaluation beat step 0).", ""]
     if not flagged.empty:
-        lines += ["### Units still improving or at their initial weights", "",
+        lines += ["### Units to look at: still improving, stopped at the minimum, or at their initial weights", "",
                   tables.to_markdown(tables.rounded(flagged)), ""]
     if not speedups.empty:
         shown = speedups[["task", "pairs", "target", "treatment_steps", "control_steps", "treatment_censored",

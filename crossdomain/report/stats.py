@@ -320,6 +320,19 @@ def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTI
     return bool(record.steps) and best is not None and best >= fraction * record.steps and best > 0
 
 
+def stopped_at_minimum(record: UnitRecord) -> bool:
+    """Early stopping ended the unit at the first evaluation it allowed (``early_stopping_min_steps``), with its best
+    dev score from before that minimum. Such a unit may have stopped on a plateau rather than at convergence (a
+    random init can sit on one for a while, and a small dev set makes early scores noisy): a sign that the
+    minimum is too short. Read from the unit's config and curve."""
+    config, curve = record.config or {}, record.curve or []
+    minimum = config.get("early_stopping_min_steps", 0)
+    if not (config.get("early_stopping_patience") and minimum and curve and record.steps):
+        return False
+    first_allowed = next((point["step"] for point in curve if point["step"] >= minimum), None)
+    return first_allowed == record.steps == curve[-1]["step"] and best_dev_step(curve, higher_is_better(record)) < minimum
+
+
 def kept_initial_weights(record: UnitRecord) -> bool:
     """The weights tested are the initial ones: the best dev score came at step 0 (only under keep_best)."""
     return record.best_step == 0 and bool(record.steps)
@@ -328,10 +341,11 @@ def kept_initial_weights(record: UnitRecord) -> bool:
 def add_convergence(table: UnitTable) -> UnitTable:
     measures = [convergence(table.records[u].curve or [], higher_is_better(table.records[u]))
                 | {"still_improving": still_improving(table.records[u]),
-                                                             "initial_weights": kept_initial_weights(table.records[u])}
+                   "stopped_at_minimum": stopped_at_minimum(table.records[u]),
+                   "initial_weights": kept_initial_weights(table.records[u])}
                 for u in table.ok["unit_id"]]
-    extra = pd.DataFrame(measures, index=table.ok.index,
-                         columns=["dev_auc", "final_dev", "best_dev", "still_improving", "initial_weights"])
+    extra = pd.DataFrame(measures, index=table.ok.index, columns=["dev_auc", "final_dev", "best_dev", "still_improving",
+                                                                  "stopped_at_minimum", "initial_weights"])
     table.ok = pd.concat([table.ok, extra], axis=1)
     return table
 
