@@ -92,6 +92,9 @@ def test_the_report_gives_delta_per_model_and_per_size_and_reads_the_main_condit
         chosen = units[(units["model"] == "tiny") & (units["limit"] == row["train_limit"])]
         by_arm = chosen.pivot_table(index="seed", columns="init", values="primary")
         assert row["delta_mean"] == pytest.approx((by_arm["pretrained"] - by_arm["random"]).mean())
+        assert row["treatment_mean"] == pytest.approx(by_arm["pretrained"].mean())
+        assert row["control_mean"] == pytest.approx(by_arm["random"].mean())
+        assert row["treatment_lr"] == row["control_lr"] == pytest.approx(1e-3)  # --set train.lr, no selection
     assert by_model.loc[by_model["model"] == "tiny-electra", "parameters"].iloc[0] < \
         by_model.loc[by_model["model"] == "tiny", "parameters"].iloc[0]  # a 1000-token vocabulary against 30522
     summary = pd.read_csv(report / "summary.csv")
@@ -99,4 +102,5 @@ def test_the_report_gives_delta_per_model_and_per_size_and_reads_the_main_condit
     assert set(trained_rows["n"]) == {2}  # the main condition (tiny, all items): 2 seeds, not 8 units pooled
     text = (report / "report.md").read_text(encoding="utf-8")
     assert "main condition" in text and "## Model and data axes" in text
+    assert "| pretrained (lr) " in text and f"{by_size['treatment_mean'].iloc[0]:.3f} (1e-3)" in text
     assert "![delta_by_model](delta_by_model.png)" in text and "![delta_by_train_size](delta_by_train_size.png)" in text

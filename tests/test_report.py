@@ -364,6 +364,20 @@ def test_learning_rates_and_per_seed_scores_are_written_for_reading():
     assert tables.rounded(frame).to_dict("list") == {"seed": [0, 1], "pretrained": ["0.809", "–"]}
 
 
+def test_a_chosen_lr_on_an_edge_of_its_grid_is_marked():
+    rows = [("t", "pretrained", lr, lr == 3e-5) for lr in (3e-5, 1e-4, 3e-4)]  # chose its smallest
+    rows += [("t", "random", lr, lr == 1e-4) for lr in (3e-5, 1e-4, 3e-4)]  # inside
+    rows += [("u", "random", lr, lr == 1e-3) for lr in (1e-4, 1e-3)]  # its largest
+    rows += [("u", "pretrained", 2e-4, True)]  # a one-value grid has no edge to speak of
+    frame = pd.DataFrame(rows, columns=["task", "arm", "lr", "chosen"])
+    edges = tables.grid_edges(frame).set_index(["task", "arm"])["edge"].to_dict()
+    assert edges == {("t", "pretrained"): "bottom", ("t", "random"): "", ("u", "pretrained"): "",
+                     ("u", "random"): "top"}
+    table = tables.chosen_lr_table(frame).set_index("task")
+    assert table.loc["t", "pretrained"] == "3e-5 (bottom of grid)" and table.loc["t", "random"] == "1e-4"
+    assert table.loc["u", "random"] == "1e-3 (top of grid)" and table.loc["u", "pretrained"] == "2e-4"
+
+
 def test_seeds_and_folds_stay_integers_in_the_report(run_dir, tmp_path):
     report = (write_report([run_dir], tmp_path / "report") / "report.md").read_text()
     assert "- seeds: [0, 1, 2, 3]; mapping seeds: [0]" in report

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crossdomain.report import stats
+from crossdomain.report.tables import lr_text
 
 AXES = {"model": "model", "train_limit": "training-set size"}
 ALL_ITEMS = 0  # max_train_examples = 0: the whole training split, larger than any number
@@ -77,10 +78,28 @@ def axis_deltas(table: stats.UnitTable, axis: str, main: dict, treatment: str, c
         rows.insert(2, axis, value)
         held = "train_limit" if axis == "model" else "model"
         rows.insert(3, held, main[held])
+        rows["treatment_mean"] = [_arm_mean(subset, task, treatment) for task in rows["task"]]
+        rows["control_mean"] = [_arm_mean(subset, task, control) for task in rows["task"]]
+        rows["treatment_lr"] = [_arm_lr(subset, task, treatment) for task in rows["task"]]
+        rows["control_lr"] = [_arm_lr(subset, task, control) for task in rows["task"]]
         rows["train_items"] = [_median_train_items(subset, task) for task in rows["task"]]
         rows["parameters"] = [_parameters(subset, task) for task in rows["task"]]
         frames.append(rows)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _arm_units(table: stats.UnitTable, task: str, arm: str) -> pd.DataFrame:
+    return table.ok[(table.ok["task"] == task) & (table.ok["arm"] == arm)]
+
+
+def _arm_mean(table: stats.UnitTable, task: str, arm: str) -> float:
+    return float(_arm_units(table, task, arm)["score"].astype(float).mean())
+
+
+def _arm_lr(table: stats.UnitTable, task: str, arm: str) -> float:
+    """The lr of an arm's main units in one condition (chosen on dev for that condition); nan if they differ."""
+    lrs = _arm_units(table, task, arm)["lr"].dropna().astype(float).unique()
+    return float(lrs[0]) if len(lrs) == 1 else float("nan")
 
 
 def _median_train_items(table: stats.UnitTable, task: str) -> float:
@@ -101,8 +120,14 @@ def axis_table(frame: pd.DataFrame, axis: str) -> pd.DataFrame:
         "train items": frame["train_items"].map(lambda v: f"{v:.0f}"),
         **({"parameters": frame["parameters"].map(lambda v: f"{v / 1e6:.2f} M" if v else "–")} if axis == "model" else {}),
         "metric": frame["metric"], "pairs": frame["pairs"],
+        **{f"{name} (lr)": [f"{mean:.3f} ({_lr_text(lr)})" for mean, lr in zip(frame[f"{role}_mean"], frame[f"{role}_lr"])]
+           for role, name in (("treatment", frame["treatment"].iloc[0]), ("control", frame["control"].iloc[0]))},
         "Δ [95% CI]": [f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in
                        zip(frame["delta_mean"], frame["delta_ci_low"], frame["delta_ci_high"])],
         "p": frame["p_value"].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}"),
     })
     return shown
+
+
+def _lr_text(lr: float) -> str:
+    return "mixed" if pd.isna(lr) else lr_text(lr)

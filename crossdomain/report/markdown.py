@@ -117,9 +117,15 @@ def recovered_lines(data: ReportData, captions: dict) -> list[str]:
 def learning_rate_lines(data: ReportData, captions: dict) -> list[str]:
     if data.learning_rates.empty:
         return []
+    edges = tables.grid_edges(data.learning_rates)
+    on_edge = edges[edges["edge"] != ""]
+    edge_text = (f"{len(on_edge)} of {len(edges)} chosen lrs lie on an edge of their grid "
+                 f"({', '.join(f'{t} {a}' for t, a in zip(on_edge['task'], on_edge['arm']))}): the best lr may lie "
+                 "beyond it, and a wider grid could choose differently." if len(on_edge) else
+                 "Every chosen lr lies inside its grid.")
     return ["## Learning rates", "", tables.to_markdown(tables.chosen_lr_table(data.learning_rates)), "",
             "Each arm's lr was chosen on dev (best primary-metric score over the learning curve, on the first "
-            "seed, fold and mapping seed; ties to the smaller lr); test scores were never used.", "",
+            f"seed, fold and mapping seed; ties to the smaller lr); test scores were never used. {edge_text}", "",
             *figure_lines("learning_rates", captions)]
 
 

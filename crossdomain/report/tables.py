@@ -126,11 +126,25 @@ def aggregate_table(aggregates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def grid_edges(learning_rates: pd.DataFrame) -> pd.DataFrame:
+    """Per task and arm: the chosen lr and which edge of its grid it lies on ("bottom", "top" or "")."""
+    rows = []
+    for (task, arm), group in learning_rates.groupby(["task", "arm"], sort=True):
+        chosen = group.loc[group["chosen"], "lr"]
+        if chosen.empty:
+            continue
+        lr, grid = float(chosen.iloc[0]), sorted(group["lr"].astype(float))
+        edge = "" if len(grid) < 2 else "bottom" if lr == grid[0] else "top" if lr == grid[-1] else ""
+        rows.append({"task": task, "arm": arm, "lr": lr, "edge": edge})
+    return pd.DataFrame(rows, columns=["task", "arm", "lr", "edge"])
+
+
 def chosen_lr_table(learning_rates: pd.DataFrame) -> pd.DataFrame:
-    """Task rows × arm columns: the lr chosen on dev."""
-    chosen = learning_rates[learning_rates["chosen"]]
-    table = chosen.pivot_table(index="task", columns="arm", values="lr", aggfunc="first")
-    return table.map(lambda v: lr_text(v) if not pd.isna(v) else "–").reset_index()
+    """Task rows × arm columns: the lr chosen on dev, marked where it lies on an edge of its grid."""
+    edges = grid_edges(learning_rates)
+    edges["text"] = [lr_text(lr) + (f" ({edge} of grid)" if edge else "") for lr, edge in zip(edges["lr"], edges["edge"])]
+    table = edges.pivot_table(index="task", columns="arm", values="text", aggfunc="first")
+    return table.fillna("–").reset_index()
 
 
 def lr_text(lr: float) -> str:
