@@ -42,7 +42,8 @@ def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
             reasons.append(f"still improving: best dev at step {best} of {record.steps}")
         if unit["stopped_at_minimum"]:
             reasons.append(f"stopped at the minimum: early stopping ended it at step {record.steps}, the first it "
-                           f"allowed, with its best dev at step {best} (a plateau?)")
+                           f"allowed, with its best dev at step {best}: it overfitted early, or sat on a plateau a longer "
+                           "minimum would wait out")
         if unit["initial_weights"]:
             reasons.append(f"kept its initial weights: no dev evaluation beat step 0 in {record.steps} steps")
         if reasons:

@@ -26,7 +26,8 @@ def convergence_lines(table: stats.UnitTable, summary: pd.DataFrame, speedups: p
              f"curve ÷ steps); still_improving: units whose best dev score came in the last "
              f"{100 - 100 * stats.STILL_IMPROVING_FRACTION:.0f}% of their steps (more training might help); "
              "stopped_at_minimum: units that early stopping ended at the first step it allowed, their best dev score "
-             "from before that minimum (possibly a plateau: a longer minimum might help); "
+             "from before that minimum (early overfitting, which is fine, or a plateau, which a longer minimum would wait "
+             "out: the curves tell which); "
              "initial_weights: units tested with their initial weights (no dev evaluation beat step 0).", ""]
     if not flagged.empty:
         lines += ["### Units to look at: still improving, stopped at the minimum, or at their initial weights", "",

@@ -322,9 +322,9 @@ def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTI
 
 def stopped_at_minimum(record: UnitRecord) -> bool:
     """Early stopping ended the unit at the first evaluation it allowed (``early_stopping_min_steps``), with its best
-    dev score from before that minimum. Such a unit may have stopped on a plateau rather than at convergence (a
-    random init can sit on one for a while, and a small dev set makes early scores noisy): a sign that the
-    minimum is too short. Read from the unit's config and curve."""
+    dev score from before that minimum. Either it overfitted from early on (small training sets do), or it stopped on
+    a plateau rather than at convergence (a random init can sit on one for a while, and a small dev set makes early
+    scores noisy), which is a sign that the minimum is too short. Read from the unit's config and curve."""
     config, curve = record.config or {}, record.curve or []
     minimum = config.get("early_stopping_min_steps", 0)
     if not (config.get("early_stopping_patience") and minimum and curve and record.steps):
