@@ -212,6 +212,18 @@ def test_gb1_and_fluorescence_read_their_published_splits(mirror):
     assert fluorescence.folds[0].sizes() == {"train": 21446, "dev": 5362, "test": 27217}
 
 
+@pytest.mark.mirror
+def test_gb1_low_vs_high_trains_below_the_wild_type_and_tests_at_or_above_it(mirror):
+    from crossdomain.data.prepare import prepare_task
+
+    task = prepare_task("protein/gb1-low-vs-high", (str(mirror),))
+    fold = task.folds[0]
+    assert fold.sizes() == {"train": 4580, "dev": 509, "test": 3644}
+    targets = np.asarray(task.label_ids, dtype=float)
+    seen = np.concatenate([np.asarray(fold.train), np.asarray(fold.dev)])
+    assert targets[seen].max() < 1.0 <= targets[list(fold.test)].min()  # wild type = 1.0: extrapolation upwards
+
+
 # -- training, records, baselines and reports --------------------------------------------------------------
 
 
