@@ -76,10 +76,12 @@ def test_the_report_gives_delta_per_model_and_per_size_and_reads_the_main_condit
     out = synthetic / "run"
     assert main(["run", "--suite", "smoke", "--tasks", "synthetic/motif", "--seeds", "0", "1", "--out", str(out),
                  "--no-progress", "--models", "tiny", "tiny-electra", "--train-sizes", "40", "0",
-                 "--set", "train.max_steps=30", "--set", "train.eval_every=15", "--set", "train.lr=1e-3"]) == 0
+                 "--set", "train.max_steps=30", "--set", "train.eval_every=15", "--set", "train.lr=1e-3",
+                 "--set", "baselines=[majority]"]) == 0
     results = pd.read_csv(out / "results.csv")
     trained = results[results["init"].notna()]
     assert len(trained) == 2 * 2 * 2 * 2 and set(trained["train"]) == {40, 168}  # the motif task's 168 training items
+    assert sorted(results.loc[results["baseline"] == "majority", "train"]) == [40, 168]  # one per size
     report = out / "report"
     by_model = pd.read_csv(report / "delta_by_model.csv")
     by_size = pd.read_csv(report / "delta_by_train_size.csv")
@@ -103,4 +105,10 @@ def test_the_report_gives_delta_per_model_and_per_size_and_reads_the_main_condit
     text = (report / "report.md").read_text(encoding="utf-8")
     assert "main condition" in text and "## Model and data axes" in text
     assert "| pretrained (lr) " in text and f"{by_size['treatment_mean'].iloc[0]:.3f} (1e-3)" in text
+    assert "![scores_by_train_size](scores_by_train_size.png)" in text and (report / "scores_by_model.png").exists()
+    assert (by_size["treatment_ci_low"] <= by_size["treatment_mean"]).all()
+    assert (by_size["control_mean"] <= by_size["control_ci_high"]).all()
+    majority = pd.read_csv(report / "summary.csv")  # the main condition's baseline = the by-size row at size 0
+    majority = majority.loc[majority["arm"] == "majority", "mean"].iloc[0]
+    assert by_size.loc[by_size["train_limit"] == 0, "baseline_majority"].iloc[0] == pytest.approx(majority)
     assert "![delta_by_model](delta_by_model.png)" in text and "![delta_by_train_size](delta_by_train_size.png)" in text

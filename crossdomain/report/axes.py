@@ -19,6 +19,7 @@ from crossdomain.report.tables import lr_text
 
 AXES = {"model": "model", "train_limit": "training-set size"}
 ALL_ITEMS = 0  # max_train_examples = 0: the whole training split, larger than any number
+BASELINE_PREFIX = "baseline_"  # axis-table columns holding a baseline's mean score in each condition
 
 
 def varying(table: stats.UnitTable) -> list[str]:
@@ -78,10 +79,13 @@ def axis_deltas(table: stats.UnitTable, axis: str, main: dict, treatment: str, c
         rows.insert(2, axis, value)
         held = "train_limit" if axis == "model" else "model"
         rows.insert(3, held, main[held])
-        rows["treatment_mean"] = [_arm_mean(subset, task, treatment) for task in rows["task"]]
-        rows["control_mean"] = [_arm_mean(subset, task, control) for task in rows["task"]]
-        rows["treatment_lr"] = [_arm_lr(subset, task, treatment) for task in rows["task"]]
-        rows["control_lr"] = [_arm_lr(subset, task, control) for task in rows["task"]]
+        for role, arm in (("treatment", treatment), ("control", control)):
+            scores = [_arm_units(subset, task, arm)["score"].astype(float) for task in rows["task"]]
+            rows[f"{role}_mean"] = [float(values.mean()) for values in scores]
+            rows[f"{role}_ci_low"], rows[f"{role}_ci_high"] = zip(*(stats.t_interval(values) for values in scores))
+            rows[f"{role}_lr"] = [_arm_lr(subset, task, arm) for task in rows["task"]]
+        for name, means in _baseline_means(subset, rows["task"]).items():
+            rows[f"{BASELINE_PREFIX}{name}"] = means
         rows["train_items"] = [_median_train_items(subset, task) for task in rows["task"]]
         rows["parameters"] = [_parameters(subset, task) for task in rows["task"]]
         frames.append(rows)
@@ -92,8 +96,14 @@ def _arm_units(table: stats.UnitTable, task: str, arm: str) -> pd.DataFrame:
     return table.ok[(table.ok["task"] == task) & (table.ok["arm"] == arm)]
 
 
-def _arm_mean(table: stats.UnitTable, task: str, arm: str) -> float:
-    return float(_arm_units(table, task, arm)["score"].astype(float).mean())
+def _baseline_means(table: stats.UnitTable, tasks) -> dict[str, list[float]]:
+    """Each baseline's mean test score per task in this condition (baselines are fitted per training size)."""
+    baselines = table.baselines
+    if baselines is None or baselines.empty:
+        return {}
+    means = baselines.groupby(["baseline", "task"])["score"].mean()
+    return {name: [float(means.get((name, task), np.nan)) for task in tasks]
+            for name in sorted(baselines["baseline"].unique())}
 
 
 def _arm_lr(table: stats.UnitTable, task: str, arm: str) -> float:

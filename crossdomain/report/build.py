@@ -250,6 +250,10 @@ def axis_figure_name(axis: str) -> str:
     return {"model": "delta_by_model", "train_limit": "delta_by_train_size"}[axis]
 
 
+def axis_scores_figure_name(axis: str) -> str:
+    return {"model": "scores_by_model", "train_limit": "scores_by_train_size"}[axis]
+
+
 def contrast_figure_name(treatment: str, control: str) -> str:
     return f"forest_{slug(treatment)}_vs_{slug(control)}"
 
@@ -287,6 +291,8 @@ def draw_figures(data: ReportData) -> dict[str, tuple]:
     for axis, frame in (data.axes or {}).items():
         drawn[axis_figure_name(axis)] = (figures.axis_figure(frame, axis, data.contrasts[0], visuals),
                                          captions.axis(frame, axis, data.contrasts[0], data.main_condition))
+        drawn[axis_scores_figure_name(axis)] = (figures.axis_scores_figure(frame, axis, data.contrasts[0], visuals),
+                                                captions.axis_scores(frame, axis, data.contrasts[0]))
     if not data.speedups.empty:
         drawn["speedup"] = (figures.speedup_figure(data.speedups, visuals),
                             captions.speedup(data.speedups, speedup.TARGET_FRACTION, speedup.RESAMPLES))

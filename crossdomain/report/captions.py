@@ -115,6 +115,18 @@ def axis(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], main: dict) 
             "(with one pair, a paired bootstrap over test items). Marker: domain; dashed: Δ = 0.")
 
 
+def axis_scores(frame: pd.DataFrame, axis: str, contrast: tuple[str, str]) -> str:
+    from crossdomain.report.axes import BASELINE_PREFIX
+
+    x = "training items per unit" if axis == "train_limit" else "the model's parameter count"
+    baselines = [c[len(BASELINE_PREFIX):] for c in frame.columns if c.startswith(BASELINE_PREFIX)]
+    text = (f"Test score of {contrast[0]} and {contrast[1]} per task against {x} (log scale): mean over seeds "
+            f"({span(frame['pairs'])} pairs per point), whiskers: {T_OVER_SEEDS}.")
+    if baselines:
+        text += f" Lines: the baselines ({', '.join(sorted(baselines))}), fitted on each condition's training items."
+    return text
+
+
 def overview(treatment_control: tuple[str, str] | None, focus: str | None) -> str:
     text = "A slide: left, test scores per task and arm (as in the bars figure); "
     if treatment_control:

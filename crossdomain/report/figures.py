@@ -401,13 +401,63 @@ def scatter_figure(scatter: pd.DataFrame, arms: list[str], visuals: Visuals | No
     return figure
 
 
+def axis_x(axis: str) -> tuple[str, str]:
+    """The column and label of an axis figure's x: training items or model parameters (log scale)."""
+    return ("train_items", "training items (log scale)") if axis == "train_limit" else \
+        ("parameters", "model parameters (log scale)")
+
+
+def axis_ticks(ax, frame: pd.DataFrame, axis: str) -> None:
+    x_column = axis_x(axis)[0]
+    ax.set_xscale("log")
+    ticks = sorted(frame[x_column].dropna().astype(float).unique())
+    ax.set_xticks(ticks, [f"{t:.0f}" if axis == "train_limit" else f"{t / 1e6:.2g} M" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def axis_scores_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visuals: Visuals | None = None):
+    """Each arm's test score against the axis, one panel per task: the two arms of the primary contrast (mean over
+    seeds, whiskers: t interval) and the baselines fitted in each condition (lines)."""
+    from crossdomain.report.axes import BASELINE_PREFIX
+
+    treatment, control = contrast
+    visuals = visuals or Visuals([treatment, control])
+    x_column, x_label = axis_x(axis)
+    tasks = sorted(frame["task"].unique())
+    names = sorted(c[len(BASELINE_PREFIX):] for c in frame.columns if c.startswith(BASELINE_PREFIX))
+    with plt.rc_context(STYLE):
+        figure, axes = panels(len(tasks), height=2.0, extra_height=0.3)
+        handles = {}
+        for ax, task in zip(axes, tasks):
+            rows = frame[frame["task"] == task].sort_values(x_column)
+            x = rows[x_column].astype(float).to_numpy()
+            for role, arm, dodge in (("treatment", treatment, 0.97), ("control", control, 1.03)):
+                y = rows[f"{role}_mean"].to_numpy(float)
+                low = np.nan_to_num(y - rows[f"{role}_ci_low"].to_numpy(float))
+                high = np.nan_to_num(rows[f"{role}_ci_high"].to_numpy(float) - y)
+                line = ax.errorbar(x * dodge, y, yerr=[low, high], marker="o", markersize=3, linewidth=1.0,
+                                   capsize=2, color=visuals.colour(arm), label=arm)  # dodged: whiskers stay apart
+                tag(line.lines[0], arm)
+                handles[arm] = line
+            for name in names:
+                values = rows[f"{BASELINE_PREFIX}{name}"].to_numpy(float)
+                if not np.isnan(values).all():
+                    handles[name] = ax.plot(x, values, linewidth=0.9, label=f"{name} (baseline)",
+                                            **baseline_style(name, names))[0]
+            axis_ticks(ax, frame, axis)
+            ax.set_title(task)
+            ax.set_xlabel(x_label)
+            ax.set_ylabel(f"test {rows['metric'].iloc[0]}")
+        legend_below(figure, list(handles.values()), ncols=4)
+    return figure
+
+
 def axis_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visuals: Visuals | None = None):
     """Δ (primary contrast) per task against the axis: training items (log scale) or model parameters (log
     scale), one line per task (marker: domain), whiskers: each point's interval."""
     treatment, control = contrast
     visuals = visuals or Visuals([treatment, control])
-    x_column, x_label = ("train_items", "training items (log scale)") if axis == "train_limit" else \
-        ("parameters", "model parameters (log scale)")
+    x_column, x_label = axis_x(axis)
     tasks = sorted(frame["task"].unique())
     styles = ["-", "--", ":", "-."]
     with plt.rc_context(STYLE):
@@ -428,10 +478,7 @@ def axis_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visua
             if axis == "model":
                 for xi, yi, name in zip(x, y, rows["model"]):
                     ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
-        ax.set_xscale("log")
-        ticks = sorted(frame[x_column].dropna().astype(float).unique())
-        ax.set_xticks(ticks, [f"{t:.0f}" if axis == "train_limit" else f"{t / 1e6:.2g} M" for t in ticks])
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        axis_ticks(ax, frame, axis)
         ax.set_xlabel(x_label)
         ax.set_ylabel(f"Δ = {treatment} − {control}")
         legend_below(figure, handles, ncols=2)

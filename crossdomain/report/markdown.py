@@ -155,7 +155,7 @@ def main_condition_lines(data: ReportData) -> list[str]:
 
 def axes_lines(data: ReportData, captions: dict) -> list[str]:
     from crossdomain.report.axes import AXES, axis_table
-    from crossdomain.report.build import axis_figure_name
+    from crossdomain.report.build import axis_figure_name, axis_scores_figure_name
 
     if not data.axes:
         return []
@@ -164,7 +164,8 @@ def axes_lines(data: ReportData, captions: dict) -> list[str]:
              "axis at its main value; pairs, intervals and tests as in the headline.", ""]
     for axis, frame in data.axes.items():
         lines += [f"### By {AXES[axis]}", "", tables.to_markdown(axis_table(frame, axis)), "",
-                  *figure_lines(axis_figure_name(axis), captions)]
+                  *figure_lines(axis_figure_name(axis), captions),
+                  *figure_lines(axis_scores_figure_name(axis), captions)]
     return lines
 
 
