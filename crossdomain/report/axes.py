@@ -84,8 +84,9 @@ def axis_deltas(table: stats.UnitTable, axis: str, main: dict, treatment: str, c
             rows[f"{role}_mean"] = [float(values.mean()) for values in scores]
             rows[f"{role}_ci_low"], rows[f"{role}_ci_high"] = zip(*(stats.t_interval(values) for values in scores))
             rows[f"{role}_lr"] = [_arm_lr(subset, task, arm) for task in rows["task"]]
-        for name, means in _baseline_means(subset, rows["task"]).items():
-            rows[f"{BASELINE_PREFIX}{name}"] = means
+        for name, group in stats.summarise_baselines(subset).groupby("baseline", sort=True):
+            means = group.set_index("task")["mean"]
+            rows[f"{BASELINE_PREFIX}{name}"] = [float(means.get(task, np.nan)) for task in rows["task"]]
         rows["train_items"] = [_median_train_items(subset, task) for task in rows["task"]]
         rows["parameters"] = [_parameters(subset, task) for task in rows["task"]]
         frames.append(rows)
@@ -96,14 +97,9 @@ def _arm_units(table: stats.UnitTable, task: str, arm: str) -> pd.DataFrame:
     return table.ok[(table.ok["task"] == task) & (table.ok["arm"] == arm)]
 
 
-def _baseline_means(table: stats.UnitTable, tasks) -> dict[str, list[float]]:
-    """Each baseline's mean test score per task in this condition (baselines are fitted per training size)."""
-    baselines = table.baselines
-    if baselines is None or baselines.empty:
-        return {}
-    means = baselines.groupby(["baseline", "task"])["score"].mean()
-    return {name: [float(means.get((name, task), np.nan)) for task in tasks]
-            for name in sorted(baselines["baseline"].unique())}
+def baseline_names(frame: pd.DataFrame) -> list[str]:
+    """The baselines whose per-condition scores an axis frame carries (its ``baseline_NAME`` columns)."""
+    return sorted(c[len(BASELINE_PREFIX):] for c in frame.columns if c.startswith(BASELINE_PREFIX))
 
 
 def _arm_lr(table: stats.UnitTable, task: str, arm: str) -> float:

@@ -116,14 +116,14 @@ def axis(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], main: dict) 
 
 
 def axis_scores(frame: pd.DataFrame, axis: str, contrast: tuple[str, str]) -> str:
-    from crossdomain.report.axes import BASELINE_PREFIX
+    from crossdomain.report.axes import baseline_names
 
     x = "training items per unit" if axis == "train_limit" else "the model's parameter count"
-    baselines = [c[len(BASELINE_PREFIX):] for c in frame.columns if c.startswith(BASELINE_PREFIX)]
+    baselines = baseline_names(frame)
     text = (f"Test score of {contrast[0]} and {contrast[1]} per task against {x} (log scale): mean over seeds "
             f"({span(frame['pairs'])} pairs per point), whiskers: {T_OVER_SEEDS}.")
     if baselines:
-        text += f" Lines: the baselines ({', '.join(sorted(baselines))}), fitted on each condition's training items."
+        text += f" Lines: the baselines ({', '.join(baselines)}), fitted on each condition's training items."
     return text
 
 

@@ -418,13 +418,13 @@ def axis_ticks(ax, frame: pd.DataFrame, axis: str) -> None:
 def axis_scores_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visuals: Visuals | None = None):
     """Each arm's test score against the axis, one panel per task: the two arms of the primary contrast (mean over
     seeds, whiskers: t interval) and the baselines fitted in each condition (lines)."""
-    from crossdomain.report.axes import BASELINE_PREFIX
+    from crossdomain.report.axes import BASELINE_PREFIX, baseline_names
 
     treatment, control = contrast
     visuals = visuals or Visuals([treatment, control])
     x_column, x_label = axis_x(axis)
     tasks = sorted(frame["task"].unique())
-    names = sorted(c[len(BASELINE_PREFIX):] for c in frame.columns if c.startswith(BASELINE_PREFIX))
+    names = baseline_names(frame)
     with plt.rc_context(STYLE):
         figure, axes = panels(len(tasks), height=2.0, extra_height=0.3)
         handles = {}
