@@ -65,6 +65,9 @@ class ExecutionConfig:
     eval_batch_size: int = 64  # sequences per evaluation batch
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
     device: str = "auto"  # auto (CUDA when present, else CPU) or cpu
+    # a resumable training checkpoint at the first dev evaluation after this many minutes since the last one
+    # (0 = never): a unit interrupted mid-training (a session's end, a preempted job) resumes from it
+    checkpoint_minutes: float = 10.0
 
     DEVICES: ClassVar[tuple[str, ...]] = ("auto", "cpu")
 

@@ -3,8 +3,8 @@
 The runner writes it (``<out>/units/<unit_id>.json``), ``results.csv``, the report and the tests
 read it back through :meth:`UnitRecord.load` and flatten it with :meth:`UnitRecord.row`; nothing
 else parses unit JSON. A file with an unknown ``schema_version`` is refused; version 1 files
-(two init arms, ``data_dirs`` inside ``unit``), version 2 files (no ``precision``) and version 3 files (execution
-settings inside ``config``) are upgraded when read.
+(two init arms, ``data_dirs`` inside ``unit``), version 2 files (no ``precision``), version 3 files (execution
+settings inside ``config``) and version 4 files (no ``resumed_from``: they ran in one go) are upgraded when read.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from crossdomain.atomic import atomic_write_json
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 # how a unit ran, in the training config until version 3 (read from there for older files)
 EXECUTION_KEYS = ("threads", "eval_batch_size", "bf16")
 
@@ -131,6 +131,7 @@ class UnitRecord:
     finished_at: str | None = None
     device: str | None = None
     precision: str | None = None  # what the unit trained and predicted in: "fp32" or "bf16"; None for baselines
+    resumed_from: list = field(default_factory=list)  # the checkpoint step(s) training resumed from after interruptions
     libraries: dict = field(default_factory=dict)
     git: dict = field(default_factory=dict)
     machine: dict = field(default_factory=dict)

@@ -98,9 +98,10 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert len(frame) == 8 and set(frame["status"]) == {"ok"}
     assert set(frame["init"]) == {"pretrained", "random"} and set(frame["task"]) == {"dna/splice", "dna/promoters"}
     record = json.loads(next((out / "units").glob("dna-splice__fold0__random__seed0*.json")).read_text())
-    assert record["schema_version"] == 4
+    assert record["schema_version"] == 5 and record["resumed_from"] == []  # ran in one go
     execution = record["execution"]  # the default executor gives each worker its thread count
-    assert set(execution) == {"threads", "eval_batch_size", "bf16", "device"} and execution["threads"] >= 1
+    assert set(execution) == {"threads", "eval_batch_size", "bf16", "device", "checkpoint_minutes"}
+    assert execution["threads"] >= 1
     assert (execution["eval_batch_size"], execution["bf16"], execution["device"]) == (64, True, "auto")
     assert not {"threads", "eval_batch_size", "bf16", "save_model"} & set(record["config"])
     for key in ("config", "task", "model", "init", "mapping", "sizes", "metrics", "curve", "wall_seconds",

@@ -67,6 +67,7 @@ def validate_execution(execution: ExecutionConfig, where: str) -> None:
         (execution.eval_batch_size >= 1, "eval_batch_size", ">= 1"),
         (execution.threads >= 0, "threads", ">= 0 (0 = all cores)"),
         (execution.device in ExecutionConfig.DEVICES, "device", f"one of {', '.join(ExecutionConfig.DEVICES)}"),
+        (execution.checkpoint_minutes >= 0, "checkpoint_minutes", ">= 0 (0 = never)"),
     ]
     for ok, key, expected in checks:
         if not ok:

@@ -148,6 +148,7 @@ def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
 
 def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     """Run a unit and write its result file, recording a failure instead of raising it."""
+    from crossdomain.training import resume
     from crossdomain.training import stages as pipeline
     from crossdomain.training.trainer import device_name
 
@@ -161,9 +162,10 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
     predictions = None
     reset_peak_memory()
     staging = Path(tempfile.mkdtemp(dir=units_dir, prefix=f".{unit.unit_id}.", suffix=".artifacts"))
+    checkpoints = resume.resume_dir(units_dir, unit.unit_id)
     try:
         with tempfile.TemporaryDirectory(prefix="crossdomain-") as work_dir:
-            result = pipeline.execute(unit, work_dir, staging)
+            result = pipeline.execute(unit, work_dir, staging, checkpoints)
         for key, value in result.fields.items():
             setattr(record, key, value)
         predictions = result.predictions
@@ -183,6 +185,8 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
         write_predictions(units_dir / f"{unit.unit_id}.predictions.csv", *predictions)
     record.write(units_dir / f"{unit.unit_id}.json")  # last: a unit counts as done only once this exists
     record.path = units_dir / f"{unit.unit_id}.json"
+    if record.ok:
+        resume.discard(checkpoints)  # a failed unit keeps its last checkpoint: the retry resumes from it
     return record
 
 

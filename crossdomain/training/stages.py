@@ -194,12 +194,12 @@ def remap_split(split: EncodedSplit, remap: dict[int, int]) -> EncodedSplit:
 # -- stage 5-6: training and hooks ----------------------------------------------------------------------
 
 
-def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str) -> TrainOutcome:
+def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str, resume_dir: Path | None = None) -> TrainOutcome:
     from crossdomain.training.trainer import train_and_evaluate
 
     return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
                               unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir,
-                              prepared.scaling, unit.execution)
+                              prepared.scaling, unit.execution, str(resume_dir) if resume_dir else None)
 
 
 def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:
@@ -269,15 +269,16 @@ def execute_baseline(unit) -> UnitResult:
     return UnitResult(fields, predictions)
 
 
-def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
-    """Run every stage of one unit; raises on failure (the caller records it)."""
+def execute(unit, work_dir: str, artifact_dir: Path, resume_dir: Path | None = None) -> UnitResult:
+    """Run every stage of one unit; raises on failure (the caller records it). Training checkpoints go to
+    ``resume_dir``, and an interrupted attempt's are resumed from (:mod:`crossdomain.training.resume`)."""
     from crossdomain.record import BaselineSpec
 
     if isinstance(unit.spec(), BaselineSpec):
         return execute_baseline(unit)
     prepared = prepare(unit)
     built = build_init(unit, prepared)
-    outcome = train(unit, prepared, built, work_dir)
+    outcome = train(unit, prepared, built, work_dir, resume_dir)
     artifacts = run_hooks(unit, prepared, built, outcome, artifact_dir) if unit.hooks else {}
     task = prepared.data.task
     fold = prepared.fold
@@ -298,6 +299,7 @@ def execute(unit, work_dir: str, artifact_dir: Path) -> UnitResult:
         "steps": outcome.steps,
         "train_seconds": round(outcome.train_seconds, 3),
         "precision": outcome.precision,
+        "resumed_from": outcome.resumed_from,
         "artifacts": artifacts,
     }
     predictions = (built.splits["test"].ids, outcome.test_labels, outcome.test_predictions,

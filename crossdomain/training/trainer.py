@@ -98,24 +98,35 @@ class DevMetrics:
 
 class CurveAndBestModel(TrainerCallback):
     """Records the learning curve; keeps the best dev weights in memory (unless ``keep_best`` is off); stops
-    early on patience (never before ``min_steps``)."""
+    early on patience (never before ``min_steps``); asks for a resumable checkpoint every ``checkpoint_seconds``
+    (at the next dev evaluation) and completes it with its own state (:mod:`crossdomain.training.resume`)."""
 
-    def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True):
+    def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True,
+                 checkpoint_seconds: float = 0.0):
         self.metric = f"eval_{metric}"
         self.direction = get_metric(metric)
         self.patience = patience
         self.min_steps = min_steps
         self.keep_best = keep_best
+        self.checkpoint_seconds = checkpoint_seconds
         self.curve: list[dict] = []
         self.best_score = self.direction.worst
         self.best_step = 0
         self.best_state = None
         self.bad_evaluations = 0
         self.started = time.perf_counter()
+        self.seconds_before = 0.0  # training seconds of earlier attempts, when resumed
+        self.last_checkpoint = time.perf_counter()
         self.pending_loss: float | None = None
+        self.resumed_from: list[int] = []
+        self.trainer = None  # set by train_and_evaluate: the checkpoint records its evaluation time too
+        self.precision = "fp32"
+
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.started = time.perf_counter()
+        self.started = self.last_checkpoint = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
@@ -126,7 +137,7 @@ class CurveAndBestModel(TrainerCallback):
         self.curve.append({
             "step": int(state.global_step),
             "epoch": float(state.epoch or 0.0),
-            "seconds": round(time.perf_counter() - self.started, 3),
+            "seconds": round(self.elapsed(), 3),
             "dev": score,
             "dev_loss": float(metrics.get("eval_loss", float("nan"))),
             "train_loss": self.pending_loss,
@@ -140,6 +151,33 @@ class CurveAndBestModel(TrainerCallback):
             self.bad_evaluations += 1
             if self.patience and self.bad_evaluations >= self.patience and state.global_step >= self.min_steps:
                 control.should_training_stop = True
+        due = time.perf_counter() - self.last_checkpoint >= self.checkpoint_seconds
+        if self.checkpoint_seconds and due and state.global_step > 0 and not control.should_training_stop:
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        from pathlib import Path
+
+        from crossdomain.training import resume
+
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        resume.write_progress(checkpoint, self.progress(int(state.global_step)), self.best_state)
+        resume.keep_only(checkpoint.parent, checkpoint)
+        self.last_checkpoint = time.perf_counter()
+
+    def progress(self, step: int) -> dict:
+        """What a resumed attempt needs besides transformers' own checkpoint."""
+        return {"step": step, "resumed_from": self.resumed_from, "curve": self.curve,
+                "best_score": self.best_score, "best_step": self.best_step, "bad_evaluations": self.bad_evaluations,
+                "seconds": round(self.elapsed(), 3), "precision": self.precision,
+                "evaluation_seconds": getattr(self.trainer, "evaluation_seconds", 0.0)}
+
+    def restore(self, progress: dict, best_state: dict | None) -> None:
+        self.curve = list(progress["curve"])
+        self.best_score, self.best_step = progress["best_score"], progress["best_step"]
+        self.bad_evaluations, self.seconds_before = progress["bad_evaluations"], progress["seconds"]
+        self.resumed_from = [*progress["resumed_from"], progress["step"]]
+        self.best_state = best_state
 
 
 def cpu_has_native_bf16() -> bool:
@@ -179,7 +217,7 @@ class TimedTrainer(Trainer):
     """transformers' ``Trainer``, timing the dev evaluations it runs inside ``train()`` (so that training
     throughput can be told apart from evaluation)."""
 
-    evaluation_seconds = 0.0
+    evaluation_seconds = 0.0  # earlier attempts' included, when resumed
 
     def evaluate(self, *args, **kwargs):
         started = time.perf_counter()
@@ -195,9 +233,10 @@ class TrainOutcome:
     curve: list[dict]
     best_step: int
     steps: int
-    train_seconds: float  # trainer.train(), its dev evaluations included
+    train_seconds: float  # trainer.train(), its dev evaluations included (every attempt's, when resumed)
     dev_eval_seconds: float = 0.0  # of which dev evaluation
     precision: str = "fp32"  # what actually ran: fp32 or bf16 (autocast)
+    resumed_from: list[int] = field(default_factory=list)  # the checkpoint step this attempt resumed from, if any
     test_labels: list = field(default_factory=list)  # class ids, or targets on the original scale
     test_predictions: list = field(default_factory=list)
     test_probabilities: list[list[float]] = field(default_factory=list)  # classification only
@@ -232,9 +271,9 @@ def device_name(execution: ExecutionConfig | None = None) -> str:
 
 
 def training_arguments(cfg: TrainConfig, seed: int, work_dir: str,
-                       execution: ExecutionConfig | None = None) -> TrainingArguments:
+                       execution: ExecutionConfig | None = None, resuming: bool = False) -> TrainingArguments:
     """Arguments for transformers' ``Trainer``; its ``bf16`` (accelerate's autocast, on CPU too) follows
-    :func:`resolve_precision`."""
+    :func:`resolve_precision`. A resumed attempt skips the step-0 evaluation: it is on the restored curve."""
     execution = execution or ExecutionConfig()
     cuda = uses_cuda(execution)
     return TrainingArguments(
@@ -251,7 +290,7 @@ def training_arguments(cfg: TrainConfig, seed: int, work_dir: str,
         optim="adamw_torch_fused" if cuda else "adamw_torch",
         eval_strategy="steps",
         eval_steps=cfg.eval_every,
-        eval_on_start=True,
+        eval_on_start=not resuming,
         logging_strategy="steps",
         logging_steps=cfg.eval_every,
         save_strategy="no",
@@ -280,21 +319,42 @@ def plain_recipe_trainer(model, train_set, cfg: TrainConfig, bf16: bool, work_di
     return trainer
 
 
+def resumable_checkpoint(resume_dir: str | None, precision: str):
+    """The complete checkpoint to resume from, or None. One of another precision is discarded: a unit's record
+    says what it trained in, so its attempts never mix precisions."""
+    from pathlib import Path
+
+    from crossdomain.training import resume
+
+    checkpoint = resume.latest_complete(Path(resume_dir)) if resume_dir else None
+    if checkpoint is not None and resume.read_progress(checkpoint).get("precision") != precision:
+        resume.discard(Path(resume_dir))
+        return None
+    return checkpoint
+
+
 def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
                        seed: int, primary_metric: str, pad_id: int, work_dir: str, scaling=None,
-                       execution: ExecutionConfig | None = None) -> TrainOutcome:
+                       execution: ExecutionConfig | None = None, resume_dir: str | None = None) -> TrainOutcome:
     """Fine-tune, keep the best dev weights, score the test split. ``scaling`` (regression) restores the
-    standardised targets and predictions to the original scale."""
+    standardised targets and predictions to the original scale. With ``resume_dir`` and
+    ``execution.checkpoint_minutes``, checkpoints go there and an interrupted attempt's last one is resumed from."""
+    from crossdomain.training import resume
+
     task_type = get_metric(primary_metric).task_type
     execution = execution or ExecutionConfig()
     torch.set_num_threads(execution.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar on stderr at each checkpoint
+    resume_dir = resume_dir if execution.checkpoint_minutes > 0 else None
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
-                                cfg.keep_best)
+                                cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0)
+    tracker.precision = resolve_precision(execution)
+    checkpoint = resumable_checkpoint(resume_dir, tracker.precision)
     train_set = SequenceDataset(train)
     trainer = TimedTrainer(
         model=model,
-        args=training_arguments(cfg, seed, work_dir, execution),
+        args=training_arguments(cfg, seed, resume_dir or work_dir, execution, resuming=checkpoint is not None),
         data_collator=PadCollator(pad_id),
         train_dataset=train_set,
         eval_dataset=SequenceDataset(dev),
@@ -302,9 +362,14 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         callbacks=[tracker],
     )
     trainer.remove_callback(PrinterCallback)  # the learning curve is recorded, not printed
+    tracker.trainer = trainer
+    if checkpoint is not None:
+        progress = resume.read_progress(checkpoint)
+        tracker.restore(progress, resume.read_best_state(checkpoint))
+        trainer.evaluation_seconds = progress["evaluation_seconds"]
     started = time.perf_counter()
-    result = trainer.train()
-    train_seconds = time.perf_counter() - started
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    train_seconds = tracker.seconds_before + time.perf_counter() - started
     dev_eval_seconds = trainer.evaluation_seconds
     if not tracker.curve or tracker.curve[-1]["step"] != result.global_step:
         trainer.evaluate()  # the curve always ends at the final step
@@ -319,7 +384,8 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     truth = list(test.targets) if test.targets is not None else list(test.labels)
     if task_type == REGRESSION:
         return TrainOutcome(score(task_type, truth, predictions), tracker.curve, best_step, int(result.global_step),
-                            train_seconds, dev_eval_seconds, precision, truth, [float(p) for p in predictions])
+                            train_seconds, dev_eval_seconds, precision, tracker.resumed_from, truth,
+                            [float(p) for p in predictions])
     probabilities = torch.softmax(torch.from_numpy(outputs), dim=-1).numpy()
     return TrainOutcome(
         test_metrics=score(task_type, test.labels, predictions),
@@ -329,6 +395,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         train_seconds=train_seconds,
         dev_eval_seconds=dev_eval_seconds,
         precision=precision,
+        resumed_from=tracker.resumed_from,
         test_labels=list(test.labels),
         test_predictions=[int(p) for p in predictions],
         test_probabilities=np.round(probabilities, 5).tolist(),

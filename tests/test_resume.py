@@ -1,0 +1,124 @@
+"""An interrupted unit resumes from its last checkpoint and ends exactly where an uninterrupted one does."""
+import pytest
+import torch
+
+from crossdomain.config import ExecutionConfig, TrainConfig
+from crossdomain.training import resume
+from crossdomain.training.models import fresh_classifier, resolve_model
+from crossdomain.training.trainer import CurveAndBestModel, train_and_evaluate
+from tests.test_trainer import toy_split
+
+EVERY_EVALUATION = 1e-9  # checkpoint_minutes: a checkpoint at every dev evaluation
+
+
+class Interrupted(Exception):
+    """Stands for a session's end or a preempted job, right after the checkpoint of one step."""
+
+
+def train_toy(tmp_path, resume_dir, checkpoint_minutes=EVERY_EVALUATION, bf16=False):
+    """60 steps of 20 per epoch, dev every 10, early-stopping state and best weights in play; dropout on."""
+    torch.manual_seed(0)
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
+    cfg = TrainConfig(lr=1e-3, max_steps=60, batch_size=16, eval_every=10, warmup_ratio=0.1,
+                      early_stopping_patience=20)
+    execution = ExecutionConfig(bf16=bf16, threads=1, checkpoint_minutes=checkpoint_minutes)
+    return train_and_evaluate(model, toy_split(320, 0), toy_split(64, 1), toy_split(64, 2), cfg, seed=0,
+                              primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / "work"),
+                              execution=execution, resume_dir=str(resume_dir) if resume_dir else None)
+
+
+def interrupt_after_checkpoint(monkeypatch, step):
+    original = CurveAndBestModel.on_save
+
+    def on_save(self, args, state, control, **kwargs):
+        original(self, args, state, control, **kwargs)
+        if state.global_step == step:
+            raise Interrupted(step)
+
+    monkeypatch.setattr(CurveAndBestModel, "on_save", on_save)
+
+
+def same_training(a, b):
+    assert [p["step"] for p in a.curve] == [p["step"] for p in b.curve]
+    for left, right in zip(a.curve, b.curve):
+        assert left["dev"] == pytest.approx(right["dev"], abs=1e-6)
+        assert left["dev_loss"] == pytest.approx(right["dev_loss"], abs=1e-6), (left, right)
+        if left["train_loss"] is not None:
+            assert left["train_loss"] == pytest.approx(right["train_loss"], abs=1e-6), (left, right)
+    assert (a.best_step, a.steps, a.test_metrics) == (b.best_step, b.steps, b.test_metrics)
+    assert a.test_probabilities == b.test_probabilities
+
+
+def test_checkpointing_does_not_change_the_result(tmp_path):
+    plain = train_toy(tmp_path, None, checkpoint_minutes=0)
+    saved = train_toy(tmp_path, tmp_path / "resume")
+    same_training(plain, saved)
+    assert saved.resumed_from == [] and plain.curve[-1]["dev_loss"] < plain.curve[0]["dev_loss"]
+    kept = [p.name for p in (tmp_path / "resume").iterdir()]
+    # one checkpoint kept, the latest before the end (none is written at the final step); run_unit removes it
+    assert kept == ["checkpoint-50"]
+
+
+@pytest.mark.parametrize("step", [30, 40])  # mid-epoch (batches skipped), and on an epoch boundary
+def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, step):
+    uninterrupted = train_toy(tmp_path, None, checkpoint_minutes=0)
+    folder = tmp_path / "resume"
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, step)
+        with pytest.raises(Interrupted):
+            train_toy(tmp_path, folder)
+    assert resume.latest_complete(folder).name == f"checkpoint-{step}"
+    resumed = train_toy(tmp_path, folder)
+    assert resumed.resumed_from == [step]
+    same_training(uninterrupted, resumed)
+    assert resumed.train_seconds > resumed.curve[-1]["seconds"] * 0.5  # the earlier attempt's time is counted
+
+
+def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path, monkeypatch):
+    folder = tmp_path / "resume"
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, 30)
+        with pytest.raises(Interrupted):
+            train_toy(tmp_path, folder)
+    (folder / "checkpoint-30" / resume.PROGRESS).unlink()  # as if killed while writing it
+    again = train_toy(tmp_path, folder)
+    assert again.resumed_from == []  # started over
+    same_training(train_toy(tmp_path, None, checkpoint_minutes=0), again)
+
+
+def test_a_checkpoint_of_another_precision_is_discarded(tmp_path, monkeypatch):
+    folder = tmp_path / "resume"
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, 30)
+        with pytest.raises(Interrupted):
+            train_toy(tmp_path, folder)
+    progress = resume.read_progress(folder / "checkpoint-30")
+    resume.write_progress(folder / "checkpoint-30", {**progress, "precision": "bf16"}, None)
+    assert train_toy(tmp_path, folder).resumed_from == []  # this attempt runs in fp32: a bf16 start is not continued
+
+
+@pytest.mark.mirror
+def test_run_unit_resumes_an_interrupted_unit_records_it_and_removes_the_checkpoint(tmp_path, monkeypatch, mirror):
+    from crossdomain.config import apply_overrides
+    from crossdomain.record import UnitRecord
+    from crossdomain.run import grid as runner
+    from crossdomain.run.suites import load_suite
+    from crossdomain.run.units import run_unit
+
+    suite = apply_overrides(load_suite("smoke"), [
+        "tasks=[dna/splice]", "inits=[random]", "seeds=[0]", "baselines=[]", "train.max_steps=30",
+        "train.eval_every=10", f"execution.checkpoint_minutes={EVERY_EVALUATION}", "execution.threads=1"])
+    [unit] = runner.expand_units(suite, (str(mirror),))
+    whole = run_unit(unit, tmp_path / "whole")
+    out = tmp_path / "interrupted"
+    checkpoints = resume.resume_dir(out / "units", unit.unit_id)
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, 20)
+        first = run_unit(unit, out)
+    assert first.status == "failed" and "Interrupted" in first.error
+    assert resume.latest_complete(checkpoints).name == "checkpoint-20"  # kept for the retry
+    again = run_unit(unit, out)
+    assert again.ok and again.resumed_from == [20] and whole.resumed_from == []
+    assert not checkpoints.exists()  # removed once the record is written
+    assert again.metrics == whole.metrics and [p["dev"] for p in again.curve] == [p["dev"] for p in whole.curve]
+    assert UnitRecord.load(again.path).resumed_from == [20]
