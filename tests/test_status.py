@@ -52,3 +52,21 @@ def test_status_names_finished_units_outside_the_plan(tmp_path, capsys):
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
     assert "1 finished units are not in this plan" in text and f"dna/splice {seen[0].unit.arm} 1" in text
+
+
+@pytest.mark.mirror
+def test_status_names_the_unfinished_units_that_will_resume_from_a_checkpoint(tmp_path, capsys):
+    from crossdomain.training import resume
+
+    suite = small_suite()
+    out = tmp_path / "interrupted"
+    seen = run_until_the_first_unit_is_done(suite, out)
+    waiting = next(u for u in runner.expand_units(suite) if u.unit_id != seen[0].unit_id)
+    checkpoint = resume.resume_dir(out / "units", waiting.unit_id) / "checkpoint-3"
+    checkpoint.mkdir(parents=True)
+    resume.write_progress(checkpoint, {"step": 3}, None)  # as an interrupted attempt leaves it
+    cut_short = resume.resume_dir(out / "units", "some-other-unit") / "checkpoint-6"
+    cut_short.mkdir(parents=True)  # no progress file: never resumed from, not named
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"1 unfinished unit(s) will resume from a checkpoint: {waiting.unit_id} (step 3)" in text

@@ -47,7 +47,7 @@ def seconds_estimator(records: dict):
     for record in records.values():
         if record.ok and record.wall_seconds:
             kind = (record.unit.task, record.is_baseline)
-            by_kind.setdefault(kind, []).append(record.wall_seconds)
+            by_kind.setdefault(kind, []).append(unit_seconds(record))
     overall = {baseline: [s for (_, b), values in by_kind.items() if b == baseline for s in values]
                for baseline in (False, True)}
 
@@ -90,6 +90,7 @@ def run_status(run_dir: Path) -> str:
         lines.append(f"{awaiting} further main units are pending until the lr selection of their arm is finished "
                      "(their ids include the chosen lr; each arm's first main unit is one of its selection units)")
     lines += outside_the_plan(loaded, entries)
+    lines += resumable(Path(run_dir) / "units", records)
     lines += projection(records, distinct, plan)
     lines += [f"not a unit record (left out above; its unit counts as pending): {error}" for error in errors]
     return "\n".join(lines)
@@ -107,6 +108,26 @@ def outside_the_plan(records: list, entries: list[dict]) -> list[str]:
             f"the report includes them): {parts}"]
 
 
+def resumable(units_dir: Path, records: dict) -> list[str]:
+    """Unfinished units that an interrupted attempt left a checkpoint for: the next run resumes them there."""
+    from crossdomain.training import resume
+
+    found = []
+    for folder in sorted(units_dir.glob(".*.resume")):
+        unit_id = folder.name[1:-len(".resume")]
+        checkpoint = resume.latest_complete(folder)
+        if checkpoint is not None and unit_id not in records:
+            found.append(f"{unit_id} (step {resume.read_progress(checkpoint)['step']})")
+    if not found:
+        return []
+    return [f"{len(found)} unfinished unit(s) will resume from a checkpoint: {', '.join(found)}"]
+
+
+def unit_seconds(record) -> float:
+    """A unit's wall time; a resumed unit's wall time is its last attempt's, its training time every attempt's."""
+    return max(record.wall_seconds or 0.0, record.train_seconds or 0.0)
+
+
 def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
     finished = [r for r in records.values() if r.ok and r.wall_seconds]
     if not finished:
@@ -115,7 +136,7 @@ def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
     remaining = [entry for state, entry in distinct.values() if state != "done"]
     guesses = [estimate(entry["task"], entry["phase"] == "baseline") for entry in remaining]
     workers = max(1, int(plan.executor.get("workers") or 1))
-    spent = sum(r.wall_seconds for r in finished)
+    spent = sum(unit_seconds(r) for r in finished)
     lines = [f"unit time so far: {spent / 60:.1f} unit-minutes in {len(finished)} finished units"]
     if remaining and all(g is not None for g in guesses):
         left = sum(guesses)
