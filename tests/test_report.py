@@ -1,4 +1,5 @@
 """Report statistics against hand-computed values, unpaired/failed handling, LaTeX sanity, figure contents."""
+import dataclasses
 import json
 import math
 
@@ -402,3 +403,34 @@ def test_a_speedup_interval_with_an_unbounded_tail_says_inf_not_nan():
 
     low, high = speedup.ratio_interval(np.array([10.0, 20.0, 30.0]), np.array([0.0, 0.0, 10.0]))
     assert high == np.inf and 0 < low < np.inf
+
+
+def test_an_arm_whose_every_lr_kept_its_initial_weights_is_said_unable_to_learn(run_dir):
+    """frozen arms on a hard task can sit at step 0 at every lr: the report says that is the arm, not the budget."""
+    units = run_dir / "units"
+    flat = [(0, 0.0, 0.5), (10, 1.0, 0.5), (20, 2.0, 0.4), (30, 3.0, 0.5)]  # never beats step 0
+    for seed, lr in enumerate([1e-3, 1e-2]):
+        path = units / f"{write_unit(units, 'dna/splice', 'random', 10 + seed, 0.5, curve=flat)}.json"
+        record = UnitRecord.load(path)
+        record.unit = dataclasses.replace(record.unit, train={"lr": lr})
+        record.roles, record.best_step, record.steps = ["selection"], 0, 30
+        record.write(path)
+    path = next(units.glob("dna-splice__fold0__random__seed1*.json"))
+    record = UnitRecord.load(path)
+    record.best_step, record.steps, record.curve = 0, 30, [{"step": s, "seconds": t, "dev": d} for s, t, d in flat]
+    record.write(path)
+    table = stats.load_units([run_dir])
+    from crossdomain.report import convergence
+
+    unable = convergence.unlearnable_arms(table)
+    assert unable[["task", "arm"]].values.tolist() == [["dna/splice", "random"]]
+    assert unable["grid"].iloc[0] == [1e-3, 1e-2]
+    report = (write_report([run_dir], run_dir / "report") / "report.md").read_text()
+    assert "**random cannot learn dna/splice at any lr of its grid** (1e-3, 1e-2)" in report
+    assert "no dev evaluation beat step 0 in 30 steps; no lr of its grid learned" in report
+    # one selection unit that learned is enough to withdraw the statement
+    path = next(units.glob("dna-splice__fold0__random__seed11*.json"))
+    record = UnitRecord.load(path)
+    record.best_step = 10
+    record.write(path)
+    assert convergence.unlearnable_arms(stats.load_units([run_dir])).empty

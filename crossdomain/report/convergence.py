@@ -30,10 +30,23 @@ def totals_by_arm(table: stats.UnitTable) -> pd.DataFrame:
     return pd.DataFrame({"units": grouped.size(), **{c: grouped[c].sum().astype(int) for c in SUMMED}}).reset_index()
 
 
+def unlearnable_arms(table: stats.UnitTable) -> pd.DataFrame:
+    """(task, arm) whose lr selection found no lr that learns: every selection unit of its grid kept its initial
+    weights. Its main units at their initial weights are then the arm's limit, not under-training."""
+    rows = []
+    if table.selection is None or table.selection.empty:
+        return pd.DataFrame(rows, columns=["task", "arm", "grid"])
+    for (task, arm), group in table.selection.groupby(["task", "arm"], sort=True):
+        if all(stats.kept_initial_weights(table.records[u]) for u in group["unit_id"]):
+            rows.append({"task": task, "arm": arm, "grid": sorted(group["lr"].astype(float).unique())})
+    return pd.DataFrame(rows, columns=["task", "arm", "grid"])
+
+
 def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
     """Every main unit still improving at its ceiling, stopped at the early-stopping minimum or tested with its initial
     weights, with the reason."""
     rows = []
+    unlearnable = {(row.task, row.arm) for row in unlearnable_arms(table).itertuples()}
     for _, unit in table.ok.iterrows():
         record = table.records[unit["unit_id"]]
         best = stats.best_dev_step(record.curve or [], stats.higher_is_better(record))
@@ -45,7 +58,8 @@ def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
                            f"allowed, with its best dev at step {best}: it overfitted early, or sat on a plateau a longer "
                            "minimum would wait out")
         if unit["initial_weights"]:
-            reasons.append(f"kept its initial weights: no dev evaluation beat step 0 in {record.steps} steps")
+            reasons.append(f"kept its initial weights: no dev evaluation beat step 0 in {record.steps} steps"
+                           + ("; no lr of its grid learned" if (unit["task"], unit["arm"]) in unlearnable else ""))
         if reasons:
             rows.append({"unit_id": unit["unit_id"], "task": unit["task"], "arm": unit["arm"], "seed": unit["seed"],
                          "fold": unit["fold"], "score": unit["score"], "reason": "; ".join(reasons)})

@@ -32,6 +32,11 @@ def convergence_lines(table: stats.UnitTable, summary: pd.DataFrame, speedups: p
     if not flagged.empty:
         lines += ["### Units to look at: still improving, stopped at the minimum, or at their initial weights", "",
                   tables.to_markdown(tables.rounded(flagged)), ""]
+    for row in convergence.unlearnable_arms(table).itertuples():
+        lines += [f"**{row.arm} cannot learn {row.task} at any lr of its grid** "
+                  f"({', '.join(tables.lr_text(lr) for lr in row.grid)}): no lr-selection unit's dev score beat its "
+                  "initial weights (step 0), so its units at their initial weights are the arm's limit under this "
+                  "protocol, not under-training.", ""]
     if not speedups.empty:
         shown = speedups[["task", "pairs", "target", "treatment_steps", "control_steps", "treatment_censored",
                           "control_censored", "speedup", "speedup_ci_low", "speedup_ci_high"]]
