@@ -312,3 +312,25 @@ def test_a_bootstrap_over_test_items_works_for_a_continuous_metric():
     assert 0.85 < low < high < 0.99
     low, high = bootstrap_interval(truth, good, "rmse", other_predictions=bad)
     assert high < 0  # the good predictions' error is lower, on every resample's items
+
+
+def test_an_interrupted_regression_unit_resumes_to_the_same_result(synthetic_task, tmp_path, monkeypatch):
+    """Resume on the regression path: float targets, MSE, a best Spearman kept across the interruption."""
+    import dataclasses
+
+    from crossdomain.run.units import run_unit
+    from tests.test_resume import EVERY_EVALUATION, interrupt_after_checkpoint
+
+    name, mirror = synthetic_task
+    suite = dataclasses.replace(regression_suite(name, max_steps=60, eval_every=10), baselines=[],
+                                execution=ExecutionConfig(threads=1, checkpoint_minutes=EVERY_EVALUATION))
+    [unit] = runner.expand_units(suite, (mirror,))
+    whole = run_unit(unit, tmp_path / "whole")
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, 30)
+        assert not run_unit(unit, tmp_path / "cut").ok
+    again = run_unit(unit, tmp_path / "cut")
+    assert whole.ok and again.ok and again.resumed_from == [30]
+    assert again.metrics == whole.metrics and again.curve[-1]["dev"] == whole.curve[-1]["dev"]
+    assert [p["dev"] for p in again.curve] == [p["dev"] for p in whole.curve]
+    assert whole.metrics["spearman"] > 0.3  # it learned something worth keeping across the interruption
