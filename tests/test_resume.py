@@ -98,7 +98,9 @@ def test_a_checkpoint_of_another_precision_is_discarded(tmp_path, monkeypatch):
 
 
 @pytest.mark.mirror
-def test_run_unit_resumes_an_interrupted_unit_records_it_and_removes_the_checkpoint(tmp_path, monkeypatch, mirror):
+@pytest.mark.parametrize("arm", ["random", "frozen:base=pretrained"])  # a frozen body: AdamW holds only some weights
+def test_run_unit_resumes_an_interrupted_unit_records_it_and_removes_the_checkpoint(tmp_path, monkeypatch, mirror,
+                                                                                    arm):
     from crossdomain.config import apply_overrides
     from crossdomain.record import UnitRecord
     from crossdomain.run import grid as runner
@@ -106,7 +108,7 @@ def test_run_unit_resumes_an_interrupted_unit_records_it_and_removes_the_checkpo
     from crossdomain.run.units import run_unit
 
     suite = apply_overrides(load_suite("smoke"), [
-        "tasks=[dna/splice]", "inits=[random]", "seeds=[0]", "baselines=[]", "train.max_steps=30",
+        "tasks=[dna/splice]", f"inits=[{arm}]", "seeds=[0]", "baselines=[]", "train.max_steps=30",
         "train.eval_every=10", f"execution.checkpoint_minutes={EVERY_EVALUATION}", "execution.threads=1"])
     [unit] = runner.expand_units(suite, (str(mirror),))
     whole = run_unit(unit, tmp_path / "whole")
