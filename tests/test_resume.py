@@ -38,6 +38,16 @@ def interrupt_after_checkpoint(monkeypatch, step):
     monkeypatch.setattr(CurveAndBestModel, "on_save", on_save)
 
 
+def interrupted_toy(tmp_path, monkeypatch, step):
+    """Train the toy until the checkpoint of ``step`` is written, then interrupt; returns the checkpoint folder."""
+    folder = tmp_path / "resume"
+    with monkeypatch.context() as patch:
+        interrupt_after_checkpoint(patch, step)
+        with pytest.raises(Interrupted):
+            train_toy(tmp_path, folder)
+    return folder
+
+
 def same_training(a, b):
     assert [p["step"] for p in a.curve] == [p["step"] for p in b.curve]
     for left, right in zip(a.curve, b.curve):
@@ -62,24 +72,19 @@ def test_checkpointing_does_not_change_the_result(tmp_path):
 @pytest.mark.parametrize("step", [30, 40])  # mid-epoch (batches skipped), and on an epoch boundary
 def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, step):
     uninterrupted = train_toy(tmp_path, None, checkpoint_minutes=0)
-    folder = tmp_path / "resume"
-    with monkeypatch.context() as patch:
-        interrupt_after_checkpoint(patch, step)
-        with pytest.raises(Interrupted):
-            train_toy(tmp_path, folder)
+    folder = interrupted_toy(tmp_path, monkeypatch, step)
     assert resume.latest_complete(folder).name == f"checkpoint-{step}"
+    before = resume.read_progress(folder / f"checkpoint-{step}")
     resumed = train_toy(tmp_path, folder)
     assert resumed.resumed_from == [step]
     same_training(uninterrupted, resumed)
-    assert resumed.train_seconds > resumed.curve[-1]["seconds"] * 0.5  # the earlier attempt's time is counted
+    assert resumed.curve[:len(before["curve"])] == before["curve"]  # the first attempt's curve, as it was
+    # time counts every attempt: the curve's clock goes on from the first attempt's, and training ends after it
+    assert before["seconds"] < resumed.curve[-1]["seconds"] <= resumed.train_seconds
 
 
 def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path, monkeypatch):
-    folder = tmp_path / "resume"
-    with monkeypatch.context() as patch:
-        interrupt_after_checkpoint(patch, 30)
-        with pytest.raises(Interrupted):
-            train_toy(tmp_path, folder)
+    folder = interrupted_toy(tmp_path, monkeypatch, 30)
     (folder / "checkpoint-30" / resume.PROGRESS).unlink()  # as if killed while writing it
     again = train_toy(tmp_path, folder)
     assert again.resumed_from == []  # started over
@@ -87,11 +92,7 @@ def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path, monkeypatch):
 
 
 def test_a_checkpoint_of_another_precision_is_discarded(tmp_path, monkeypatch):
-    folder = tmp_path / "resume"
-    with monkeypatch.context() as patch:
-        interrupt_after_checkpoint(patch, 30)
-        with pytest.raises(Interrupted):
-            train_toy(tmp_path, folder)
+    folder = interrupted_toy(tmp_path, monkeypatch, 30)
     progress = resume.read_progress(folder / "checkpoint-30")
     resume.write_progress(folder / "checkpoint-30", {**progress, "precision": "bf16"}, None)
     assert train_toy(tmp_path, folder).resumed_from == []  # this attempt runs in fp32: a bf16 start is not continued
