@@ -23,7 +23,8 @@ class UnitJob:
         """Called by submitit on preemption or time-out: give the claim back, then requeue the unit as is.
 
         The requeued task may start on another node, where this node's claim would look alive for a day.
-        The unit restarts from scratch (its record is written only once it has finished).
+        It resumes the unit's training from its last checkpoint in ``units/`` (at most
+        ``execution.checkpoint_minutes`` old; :mod:`crossdomain.training.resume`).
         """
         import submitit
 
