@@ -346,7 +346,9 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     torch.set_num_threads(execution.threads or os.cpu_count() or 1)
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here, every time
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar on stderr at each checkpoint
-    resume_dir = resume_dir if execution.checkpoint_minutes > 0 else None
+    # length-grouped batches draw each epoch's order from the global RNG at the epoch's start, which a resume in
+    # mid-epoch cannot replay (the plain sampler is seeded per epoch): such units run in one go
+    resume_dir = resume_dir if execution.checkpoint_minutes > 0 and not cfg.group_by_length else None
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
                                 cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0)
     tracker.precision = resolve_precision(execution)
