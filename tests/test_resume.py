@@ -19,8 +19,8 @@ def train_toy(tmp_path, resume_dir, checkpoint_minutes=EVERY_EVALUATION, bf16=Fa
     """60 steps of 20 per epoch, dev every 10, early-stopping state and best weights in play; dropout on."""
     torch.manual_seed(0)
     model = fresh_classifier(resolve_model("tiny"), num_labels=2)
-    cfg = TrainConfig(lr=1e-3, max_steps=60, batch_size=16, eval_every=10, warmup_ratio=0.1,
-                      early_stopping_patience=20, **train)
+    cfg = TrainConfig(**{"lr": 1e-3, "max_steps": 60, "batch_size": 16, "eval_every": 10, "warmup_ratio": 0.1,
+                         "early_stopping_patience": 20} | train)
     execution = ExecutionConfig(bf16=bf16, threads=1, checkpoint_minutes=checkpoint_minutes)
     return train_and_evaluate(model, toy_split(320, 0), toy_split(64, 1), toy_split(64, 2), cfg, seed=0,
                               primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / "work"),
@@ -38,13 +38,13 @@ def interrupt_after_checkpoint(monkeypatch, step):
     monkeypatch.setattr(CurveAndBestModel, "on_save", on_save)
 
 
-def interrupted_toy(tmp_path, monkeypatch, step):
+def interrupted_toy(tmp_path, monkeypatch, step, **train):
     """Train the toy until the checkpoint of ``step`` is written, then interrupt; returns the checkpoint folder."""
     folder = tmp_path / "resume"
     with monkeypatch.context() as patch:
         interrupt_after_checkpoint(patch, step)
         with pytest.raises(Interrupted):
-            train_toy(tmp_path, folder)
+            train_toy(tmp_path, folder, **train)
     return folder
 
 
@@ -69,13 +69,14 @@ def test_checkpointing_does_not_change_the_result(tmp_path):
     assert kept == ["checkpoint-50"]
 
 
-@pytest.mark.parametrize("step", [30, 40])  # mid-epoch (batches skipped), and on an epoch boundary
-def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, step):
-    uninterrupted = train_toy(tmp_path, None, checkpoint_minutes=0)
-    folder = interrupted_toy(tmp_path, monkeypatch, step)
+# mid-epoch (batches skipped), on an epoch boundary, and mid-epoch with gradient accumulation (8 × 2, 20 steps an epoch)
+@pytest.mark.parametrize("step, train", [(30, {}), (40, {}), (30, {"batch_size": 8, "grad_accum": 2})])
+def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, step, train):
+    uninterrupted = train_toy(tmp_path, None, checkpoint_minutes=0, **train)
+    folder = interrupted_toy(tmp_path, monkeypatch, step, **train)
     assert resume.latest_complete(folder).name == f"checkpoint-{step}"
     before = resume.read_progress(folder / f"checkpoint-{step}")
-    resumed = train_toy(tmp_path, folder)
+    resumed = train_toy(tmp_path, folder, **train)
     assert resumed.resumed_from == [step]
     same_training(uninterrupted, resumed)
     assert resumed.curve[:len(before["curve"])] == before["curve"]  # the first attempt's curve, as it was
