@@ -24,7 +24,7 @@ def train_toy(tmp_path, resume_dir, checkpoint_minutes=EVERY_EVALUATION, bf16=Fa
     execution = ExecutionConfig(bf16=bf16, threads=1, checkpoint_minutes=checkpoint_minutes)
     return train_and_evaluate(model, toy_split(320, 0), toy_split(64, 1), toy_split(64, 2), cfg, seed=0,
                               primary_metric="accuracy", pad_id=0, work_dir=str(tmp_path / "work"),
-                              execution=execution, resume_dir=str(resume_dir) if resume_dir else None)
+                              execution=execution, resume_dir=resume_dir)
 
 
 def interrupt_after_checkpoint(monkeypatch, step):

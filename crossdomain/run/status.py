@@ -112,12 +112,7 @@ def resumable(units_dir: Path, records: dict) -> list[str]:
     """Unfinished units that an interrupted attempt left a checkpoint for: the next run resumes them there."""
     from crossdomain.training import resume
 
-    found = []
-    for folder in sorted(units_dir.glob(".*.resume")):
-        unit_id = folder.name[1:-len(".resume")]
-        checkpoint = resume.latest_complete(folder)
-        if checkpoint is not None and unit_id not in records:
-            found.append(f"{unit_id} (step {resume.read_progress(checkpoint)['step']})")
+    found = [f"{unit_id} (step {step})" for unit_id, step in resume.pending(units_dir).items() if unit_id not in records]
     if not found:
         return []
     return [f"{len(found)} unfinished unit(s) will resume from a checkpoint: {', '.join(found)}"]

@@ -37,6 +37,26 @@ def latest_complete(folder: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
+def resumable(folder: Path | None, precision: str) -> Path | None:
+    """The complete checkpoint an attempt in ``precision`` resumes from, or None. One of another precision is
+    discarded: a unit's record says what it trained in, so its attempts never mix precisions."""
+    checkpoint = latest_complete(folder) if folder is not None else None
+    if checkpoint is not None and read_progress(checkpoint).get("precision") != precision:
+        discard(folder)
+        return None
+    return checkpoint
+
+
+def pending(units_dir: Path) -> dict[str, int]:
+    """unit id → the step its latest complete checkpoint resumes from, for every unit that left one."""
+    found = {}
+    for folder in sorted(Path(units_dir).glob(".*.resume")):
+        checkpoint = latest_complete(folder)
+        if checkpoint is not None:
+            found[folder.name[1:-len(".resume")]] = read_progress(checkpoint)["step"]
+    return found
+
+
 def read_progress(checkpoint: Path) -> dict:
     return json.loads((checkpoint / PROGRESS).read_text(encoding="utf-8"))
 

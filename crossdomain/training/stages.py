@@ -199,7 +199,7 @@ def train(unit, prepared: PreparedData, built: BuiltModel, work_dir: str, resume
 
     return train_and_evaluate(built.model, built.splits["train"], built.splits["dev"], built.splits["test"],
                               unit.train, unit.seed, prepared.data.task.primary_metric, built.pad_id, work_dir,
-                              prepared.scaling, unit.execution, str(resume_dir) if resume_dir else None)
+                              prepared.scaling, unit.execution, resume_dir)
 
 
 def run_hooks(unit, prepared: PreparedData, built: BuiltModel, outcome: TrainOutcome, artifact_dir: Path) -> dict:

@@ -18,6 +18,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from transformers.utils import logging as hf_logging
 
 from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.metrics import CLASSIFICATION, REGRESSION, get_metric, score
+from crossdomain.training import resume
 
 
 @dataclass
@@ -102,7 +104,7 @@ class CurveAndBestModel(TrainerCallback):
     (at the next dev evaluation) and completes it with its own state (:mod:`crossdomain.training.resume`)."""
 
     def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True,
-                 checkpoint_seconds: float = 0.0):
+                 checkpoint_seconds: float = 0.0, precision: str = "fp32"):
         self.metric = f"eval_{metric}"
         self.direction = get_metric(metric)
         self.patience = patience
@@ -120,7 +122,7 @@ class CurveAndBestModel(TrainerCallback):
         self.pending_loss: float | None = None
         self.resumed_from: list[int] = []
         self.trainer = None  # set by train_and_evaluate: the checkpoint records its evaluation time too
-        self.precision = "fp32"
+        self.precision = precision  # a checkpoint is resumed from in its own precision only
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
@@ -156,10 +158,6 @@ class CurveAndBestModel(TrainerCallback):
             control.should_save = True
 
     def on_save(self, args, state, control, **kwargs):
-        from pathlib import Path
-
-        from crossdomain.training import resume
-
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         resume.write_progress(checkpoint, self.progress(int(state.global_step)), self.best_state)
         resume.keep_only(checkpoint.parent, checkpoint)
@@ -319,28 +317,12 @@ def plain_recipe_trainer(model, train_set, cfg: TrainConfig, bf16: bool, work_di
     return trainer
 
 
-def resumable_checkpoint(resume_dir: str | None, precision: str):
-    """The complete checkpoint to resume from, or None. One of another precision is discarded: a unit's record
-    says what it trained in, so its attempts never mix precisions."""
-    from pathlib import Path
-
-    from crossdomain.training import resume
-
-    checkpoint = resume.latest_complete(Path(resume_dir)) if resume_dir else None
-    if checkpoint is not None and resume.read_progress(checkpoint).get("precision") != precision:
-        resume.discard(Path(resume_dir))
-        return None
-    return checkpoint
-
-
 def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: EncodedSplit, cfg: TrainConfig,
                        seed: int, primary_metric: str, pad_id: int, work_dir: str, scaling=None,
-                       execution: ExecutionConfig | None = None, resume_dir: str | None = None) -> TrainOutcome:
+                       execution: ExecutionConfig | None = None, resume_dir: Path | None = None) -> TrainOutcome:
     """Fine-tune, keep the best dev weights, score the test split. ``scaling`` (regression) restores the
     standardised targets and predictions to the original scale. With ``resume_dir`` and
     ``execution.checkpoint_minutes``, checkpoints go there and an interrupted attempt's last one is resumed from."""
-    from crossdomain.training import resume
-
     task_type = get_metric(primary_metric).task_type
     execution = execution or ExecutionConfig()
     torch.set_num_threads(execution.threads or os.cpu_count() or 1)
@@ -349,14 +331,15 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     # length-grouped batches draw each epoch's order from the global RNG at the epoch's start, which a resume in
     # mid-epoch cannot replay (the plain sampler is seeded per epoch): such units run in one go
     resume_dir = resume_dir if execution.checkpoint_minutes > 0 and not cfg.group_by_length else None
+    precision = resolve_precision(execution)
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
-                                cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0)
-    tracker.precision = resolve_precision(execution)
-    checkpoint = resumable_checkpoint(resume_dir, tracker.precision)
+                                cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0,
+                                precision=precision)
+    checkpoint = resume.resumable(resume_dir, precision)
     train_set = SequenceDataset(train)
     trainer = TimedTrainer(
         model=model,
-        args=training_arguments(cfg, seed, resume_dir or work_dir, execution, resuming=checkpoint is not None),
+        args=training_arguments(cfg, seed, str(resume_dir or work_dir), execution, resuming=checkpoint is not None),
         data_collator=PadCollator(pad_id),
         train_dataset=train_set,
         eval_dataset=SequenceDataset(dev),
@@ -380,7 +363,6 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         best_step = int(result.global_step)  # the weights kept are the final ones
     elif tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
-    precision = resolve_precision(execution)
     outputs = predict_outputs(model, test, execution.eval_batch_size, pad_id, precision)
     predictions = decisions(outputs, task_type, scaling)
     truth = list(test.targets) if test.targets is not None else list(test.labels)
