@@ -79,10 +79,10 @@ def axis_deltas(table: stats.UnitTable, axis: str, main: dict, treatment: str, c
         rows.insert(2, axis, value)
         held = "train_limit" if axis == "model" else "model"
         rows.insert(3, held, main[held])
+        arms = stats.summarise_arms(subset).set_index(["task", "arm"])
         for role, arm in (("treatment", treatment), ("control", control)):
-            scores = [_arm_units(subset, task, arm)["score"].astype(float) for task in rows["task"]]
-            rows[f"{role}_mean"] = [float(values.mean()) for values in scores]
-            rows[f"{role}_ci_low"], rows[f"{role}_ci_high"] = zip(*(stats.t_interval(values) for values in scores))
+            for field in ("mean", "ci_low", "ci_high"):
+                rows[f"{role}_{field}"] = [float(arms[field].get((task, arm), np.nan)) for task in rows["task"]]
             rows[f"{role}_lr"] = [_arm_lr(subset, task, arm) for task in rows["task"]]
         for name, group in stats.summarise_baselines(subset).groupby("baseline", sort=True):
             means = group.set_index("task")["mean"]
