@@ -82,6 +82,8 @@ def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatc
     assert resumed.curve[:len(before["curve"])] == before["curve"]  # the first attempt's curve, as it was
     # time counts every attempt: the curve's clock goes on from the first attempt's, and training ends after it
     assert before["seconds"] < resumed.curve[-1]["seconds"] <= resumed.train_seconds
+    # and so does dev evaluation time: the first attempt's, saved in its checkpoint, plus this attempt's
+    assert 0 < before["evaluation_seconds"] < resumed.dev_eval_seconds < resumed.train_seconds
 
 
 def test_a_checkpoint_cut_short_is_not_resumed_from(tmp_path, monkeypatch):

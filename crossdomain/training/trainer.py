@@ -98,13 +98,21 @@ class DevMetrics:
                                                       self.scaling))
 
 
+@dataclass
+class EvaluationClock:
+    """Seconds spent in dev evaluation (earlier attempts' included, when resumed): counted by the trainer that
+    spends them, saved by the tracker that writes the checkpoint."""
+
+    seconds: float = 0.0
+
+
 class CurveAndBestModel(TrainerCallback):
     """Records the learning curve; keeps the best dev weights in memory (unless ``keep_best`` is off); stops
     early on patience (never before ``min_steps``); asks for a resumable checkpoint every ``checkpoint_seconds``
     (at the next dev evaluation) and completes it with its own state (:mod:`crossdomain.training.resume`)."""
 
     def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True,
-                 checkpoint_seconds: float = 0.0, precision: str = "fp32"):
+                 checkpoint_seconds: float = 0.0, precision: str = "fp32", clock: EvaluationClock | None = None):
         self.metric = f"eval_{metric}"
         self.direction = get_metric(metric)
         self.patience = patience
@@ -121,7 +129,7 @@ class CurveAndBestModel(TrainerCallback):
         self.last_checkpoint = time.perf_counter()
         self.pending_loss: float | None = None
         self.resumed_from: list[int] = []
-        self.trainer = None  # set by train_and_evaluate: the checkpoint records its evaluation time too
+        self.clock = clock or EvaluationClock()  # the checkpoint records the dev evaluation time too
         self.precision = precision  # a checkpoint is resumed from in its own precision only
 
     def elapsed(self) -> float:
@@ -168,7 +176,7 @@ class CurveAndBestModel(TrainerCallback):
         return {"step": step, "resumed_from": self.resumed_from, "curve": self.curve,
                 "best_score": self.best_score, "best_step": self.best_step, "bad_evaluations": self.bad_evaluations,
                 "seconds": round(self.elapsed(), 3), "precision": self.precision,
-                "evaluation_seconds": getattr(self.trainer, "evaluation_seconds", 0.0)}
+                "evaluation_seconds": self.clock.seconds}
 
     def restore(self, progress: dict, best_state: dict | None) -> None:
         self.curve = list(progress["curve"])
@@ -176,6 +184,7 @@ class CurveAndBestModel(TrainerCallback):
         self.bad_evaluations, self.seconds_before = progress["bad_evaluations"], progress["seconds"]
         self.resumed_from = [*progress["resumed_from"], progress["step"]]
         self.best_state = best_state
+        self.clock.seconds = progress["evaluation_seconds"]
 
 
 def cpu_has_native_bf16() -> bool:
@@ -212,17 +221,19 @@ def autocast(device: torch.device, precision: str):
 
 
 class TimedTrainer(Trainer):
-    """transformers' ``Trainer``, timing the dev evaluations it runs inside ``train()`` (so that training
-    throughput can be told apart from evaluation)."""
+    """transformers' ``Trainer``, timing the dev evaluations it runs inside ``train()`` on ``clock`` (so that
+    training throughput can be told apart from evaluation)."""
 
-    evaluation_seconds = 0.0  # earlier attempts' included, when resumed
+    def __init__(self, *args, clock: EvaluationClock, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
 
     def evaluate(self, *args, **kwargs):
         started = time.perf_counter()
         try:
             return super().evaluate(*args, **kwargs)
         finally:
-            self.evaluation_seconds += time.perf_counter() - started
+            self.clock.seconds += time.perf_counter() - started
 
 
 @dataclass
@@ -334,7 +345,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     precision = resolve_precision(execution)
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
                                 cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0,
-                                precision=precision)
+                                precision=precision, clock=EvaluationClock())
     checkpoint = resume.resumable(resume_dir, precision)
     train_set = SequenceDataset(train)
     trainer = TimedTrainer(
@@ -345,17 +356,15 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         eval_dataset=SequenceDataset(dev),
         compute_metrics=DevMetrics(task_type, scaling),
         callbacks=[tracker],
+        clock=tracker.clock,
     )
     trainer.remove_callback(PrinterCallback)  # the learning curve is recorded, not printed
-    tracker.trainer = trainer
     if checkpoint is not None:
-        progress = resume.read_progress(checkpoint)
-        tracker.restore(progress, resume.read_best_state(checkpoint))
-        trainer.evaluation_seconds = progress["evaluation_seconds"]
+        tracker.restore(resume.read_progress(checkpoint), resume.read_best_state(checkpoint))
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     train_seconds = tracker.seconds_before + time.perf_counter() - started
-    dev_eval_seconds = trainer.evaluation_seconds
+    dev_eval_seconds = tracker.clock.seconds
     if not tracker.curve or tracker.curve[-1]["step"] != result.global_step:
         trainer.evaluate()  # the curve always ends at the final step
     best_step = tracker.best_step
