@@ -434,3 +434,19 @@ def test_an_arm_whose_every_lr_kept_its_initial_weights_is_said_unable_to_learn(
     record.best_step = 10
     record.write(path)
     assert convergence.unlearnable_arms(stats.load_units([run_dir])).empty
+
+
+def test_the_report_names_library_versions_and_cpus_and_flags_units_that_differ(run_dir, tmp_path):
+    report = (write_report([run_dir], tmp_path / "one") / "report.md").read_text()
+    assert "- versions: torch x\n" in report and "- machines: not recorded (9 units)" in report
+    for path in sorted((run_dir / "units").glob("*.json")):
+        record = UnitRecord.load(path)
+        newer = record.unit.seed == 0
+        record.libraries = {"torch": "x", "transformers": "5.25.0" if newer else "5.24.0"}
+        record.machine = {"cpu": "AMD EPYC" if newer else "Intel Xeon", "cpu_bf16": "avx512_bf16" if newer else "amx"}
+        record.write(path)
+    report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
+    # 10 units (a failed one too) carry versions; the 9 trained ones that finished ran on a CPU
+    assert ("- versions: torch x; **differing between units**: transformers 5.24.0 (6 units) / 5.25.0 (4 units)\n"
+            in report)
+    assert "- machines: Intel Xeon, native bf16: amx (5 units) / AMD EPYC, native bf16: avx512_bf16 (4 units)" in report

@@ -70,7 +70,6 @@ def precision_line(records) -> str:
 def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     records = list(table.records.values())
     commits = sorted({(r.git or {}).get("commit") or "unknown" for r in records})
-    libraries = records[0].libraries if records else {}
     ok = table.ok
     cost = sum(r.wall_seconds or 0 for r in records)
     devices = sorted({r.device or "?" for r in records})
@@ -82,8 +81,44 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
         f"- cost: {cost / 60:.1f} min of unit wall time on {', '.join(devices)}",
         precision_line(records),
         f"- git commit(s): {', '.join(c[:12] for c in commits)}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in libraries.items() if v),
+        versions_line(records),
+        cpus_line(records),
     ]
+
+
+def _tally(values) -> str:
+    counts = Counter(values)
+    return " / ".join(f"{value} ({n} units)" for value, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def versions_line(records) -> str:
+    """The library versions; a library whose version differs between units is named with each version's count."""
+    names = list(dict.fromkeys(name for r in records for name in (r.libraries or {})))
+    same, mixed = [], []
+    for name in names:
+        found = {(r.libraries or {}).get(name) or "not recorded" for r in records}
+        if found == {"not recorded"}:
+            continue
+        if len(found) == 1:
+            same.append(f"{name} {found.pop()}")
+        else:
+            mixed.append(f"{name} " + _tally((r.libraries or {}).get(name) or "not recorded" for r in records))
+    line = "- versions: " + ", ".join(same)
+    return line + (f"; **differing between units**: {'; '.join(mixed)}" if mixed else "")
+
+
+def cpus_line(records) -> str:
+    """The CPUs the trained units ran on (bf16 numbers are bit-identical only on one CPU kind); GPU units by name."""
+    def kind(record) -> str:
+        machine = record.machine or {}
+        if (record.device or "").startswith("cuda"):
+            return machine.get("cuda") or record.device
+        if "cpu" not in machine:
+            return "not recorded"
+        return f"{machine['cpu']}, native bf16: {machine.get('cpu_bf16') or 'none'}"
+
+    trained = [r for r in records if r.ok and not r.is_baseline]
+    return f"- machines: {_tally(kind(r) for r in trained)}" if trained else "- machines: no trained unit"
 
 
 def scores_by_stratum(table: stats.UnitTable, init: str) -> dict:
