@@ -341,3 +341,31 @@ def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_
     probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id], record.precision)
     saved = pd.read_csv(out / "units" / f"{record.unit_id}.predictions.csv")
     np.testing.assert_allclose(probabilities, saved.filter(like="p_").to_numpy(), atol=2e-5)
+
+
+def test_resuming_a_run_in_another_environment_says_how_it_differs(tmp_path, capsys):
+    from crossdomain.record import UnitRecord
+    from crossdomain.run import provenance
+    from tests.test_report import write_unit
+
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    here = provenance.library_versions()
+    for seed in range(3):
+        path = units / f"{write_unit(units, 'dna/splice', 'random', seed, 0.7)}.json"
+        record = UnitRecord.load(path)
+        record.libraries = {**here, "transformers": "4.0.0" if seed else "3.0.0"}  # both unlike this one
+        record.machine = {"cpu": "Some Other CPU", "cpu_bf16": "amx"}
+        record.write(path)
+    runner.warn_of_another_environment(tmp_path / "run")
+    said = capsys.readouterr().out
+    assert f"transformers {here['transformers']} here, 4.0.0 in 2 of the 3 trained units" in said
+    assert "torch" not in said  # the same version
+    if provenance.machine()["cpu"] != "Some Other CPU":
+        assert "Some Other CPU (native bf16: amx) in 3 trained units" in said
+    for path in units.glob("*.json"):  # the same environment: nothing to say
+        record = UnitRecord.load(path)
+        record.libraries, record.machine = here, provenance.machine()
+        record.write(path)
+    runner.warn_of_another_environment(tmp_path / "run")
+    assert capsys.readouterr().out == ""

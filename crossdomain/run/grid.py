@@ -276,6 +276,7 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     expansion = expand(suite, data_dirs)
     baselines, selecting = expansion.baselines, expansion.selection_units
     prepare_output_dir(out_dir)
+    warn_of_another_environment(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
     write_plan(out_dir, suite, baselines, selecting, expansion.main, executor=executor)
     results = ResultsTable(out_dir)
@@ -286,6 +287,18 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
     frame.attrs["ran_here"] = results.added
     return frame
+
+
+def warn_of_another_environment(out_dir: Path) -> None:
+    """A run resumed in another environment goes on (its units stay comparable in distribution), but says so: the
+    new units will record it, and the report tallies versions and CPUs."""
+    differences = provenance.differences_from(load_unit_records(out_dir))
+    if differences:
+        from tqdm import tqdm
+
+        tqdm.write(f"note: this environment differs from the one {out_dir}'s finished units ran in: "
+                   + "; ".join(differences) + " (pip install -e '.[pinned]' installs the versions the committed "
+                   "runs recorded)")
 
 
 def plan_dry_run(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...], executor) -> None:

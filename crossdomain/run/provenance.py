@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections import Counter
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
@@ -75,3 +76,27 @@ def cpu_name() -> str:
     if "model name" not in fields:
         return platform.processor() or platform.machine()
     return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+
+
+NUMERIC_LIBRARIES = ("torch", "transformers", "accelerate", "numpy", "scikit-learn")  # what a unit's numbers depend on
+
+
+def differences_from(records) -> list[str]:
+    """How this environment differs from the one the trained ``records`` ran in: the versions of the libraries
+    their numbers depend on, and the CPU kind (bf16 kernels differ by it); one line each, empty when none."""
+    trained = [r for r in records if r.ok and not r.is_baseline]
+    here, lines = library_versions(), []
+    for name in NUMERIC_LIBRARIES:
+        seen = Counter(v for r in trained if (v := (r.libraries or {}).get(name)))
+        if seen and here.get(name) not in seen:
+            version, count = seen.most_common(1)[0]
+            lines.append(f"{name} {here.get(name)} here, {version} in {count} of the {len(trained)} trained units")
+    if not trained or (trained[0].device or "cpu") != "cpu":
+        return lines
+    cpus = Counter((r.machine["cpu"], r.machine.get("cpu_bf16")) for r in trained if "cpu" in (r.machine or {}))
+    mine = machine()
+    if cpus and (mine["cpu"], mine["cpu_bf16"]) not in cpus:
+        (cpu, bf16), count = cpus.most_common(1)[0]
+        lines.append(f"CPU {mine['cpu']} (native bf16: {mine['cpu_bf16']}) here, {cpu} (native bf16: {bf16}) in "
+                     f"{count} trained units")
+    return lines
