@@ -34,13 +34,12 @@ def skip_unless_same_bf16_kernels(recorded: dict) -> None:
     the same test metrics but a dev curve that parted by 0.27 MCC at one step)."""
     if not cpu_has_native_bf16():
         pytest.skip("the unit ran in bf16; this CPU has no native bf16")
-    here = provenance.machine()
-    if "cpu" not in recorded:
-        pytest.skip(f"the unit ran in bf16 on a CPU its record does not name; this one is {here['cpu']} "
-                    f"({here['cpu_bf16']}): bf16 kernels, and so the numbers, may differ")
-    if (recorded["cpu"], recorded["cpu_bf16"]) != (here["cpu"], here["cpu_bf16"]):
-        pytest.skip(f"the unit ran in bf16 on {recorded['cpu']} ({recorded['cpu_bf16']}), this CPU is {here['cpu']} "
-                    f"({here['cpu_bf16']}): bf16 kernels, and so the numbers, may differ")
+    theirs, here = provenance.cpu_kind(recorded), provenance.cpu_kind(provenance.machine())
+    if theirs is None:
+        pytest.skip(f"the unit ran in bf16 on a CPU its record does not name; this one is {here}: bf16 kernels, "
+                    "and so the numbers, may differ")
+    if theirs != here:
+        pytest.skip(f"the unit ran in bf16 on {theirs}, this CPU is {here}: bf16 kernels, and so the numbers, may differ")
 
 
 @pytest.mark.mirror

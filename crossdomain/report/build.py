@@ -14,6 +14,7 @@ from crossdomain.config import FULL_ARM, REFERENCE_ARM
 from crossdomain.inits import canonical_init
 from crossdomain.report import aggregate, axes, captions, convergence, figures, speedup, stats, tables
 from crossdomain.report.style import Visuals
+from crossdomain.run import provenance
 from crossdomain.run.plan import load_plan
 
 
@@ -96,13 +97,14 @@ def versions_line(records) -> str:
     names = list(dict.fromkeys(name for r in records for name in (r.libraries or {})))
     same, mixed = [], []
     for name in names:
-        found = {(r.libraries or {}).get(name) or "not recorded" for r in records}
+        values = [(r.libraries or {}).get(name) or "not recorded" for r in records]
+        found = set(values)
         if found == {"not recorded"}:
             continue
         if len(found) == 1:
             same.append(f"{name} {found.pop()}")
         else:
-            mixed.append(f"{name} " + _tally((r.libraries or {}).get(name) or "not recorded" for r in records))
+            mixed.append(f"{name} " + _tally(values))
     line = "- versions: " + ", ".join(same)
     return line + (f"; **differing between units**: {'; '.join(mixed)}" if mixed else "")
 
@@ -110,12 +112,9 @@ def versions_line(records) -> str:
 def cpus_line(records) -> str:
     """The CPUs the trained units ran on (bf16 numbers are bit-identical only on one CPU kind); GPU units by name."""
     def kind(record) -> str:
-        machine = record.machine or {}
         if (record.device or "").startswith("cuda"):
-            return machine.get("cuda") or record.device
-        if "cpu" not in machine:
-            return "not recorded"
-        return f"{machine['cpu']}, native bf16: {machine.get('cpu_bf16') or 'none'}"
+            return (record.machine or {}).get("cuda") or record.device
+        return provenance.cpu_kind(record.machine) or "not recorded"
 
     trained = [r for r in records if r.ok and not r.is_baseline]
     return f"- machines: {_tally(kind(r) for r in trained)}" if trained else "- machines: no trained unit"

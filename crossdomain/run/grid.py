@@ -103,6 +103,18 @@ def finished_ok(out_dir: Path, unit: Unit) -> bool:
         return False
 
 
+def read_unit_files(out_dir: Path) -> tuple[list[UnitRecord], list[RecordError]]:
+    """(the readable records, a RecordError for each unreadable file) of a run; each unreadable file is named in
+    a warning."""
+    unreadable = []
+
+    def note(error):
+        unreadable.append(error)
+        warnings.warn(str(error), stacklevel=3)
+
+    return load_run_records(out_dir, on_error=note), unreadable
+
+
 class ResultsTable:
     """``results.csv``: one row per unit file, kept in memory and rewritten atomically after each unit. A file
     that is not a readable record gets a row too (status ``unreadable``, the reason in ``error``)."""
@@ -111,15 +123,7 @@ class ResultsTable:
         """``loaded``: (records, RecordErrors) of ``out_dir/units`` when the caller has read them already;
         otherwise they are read here and each unreadable file is named in a warning."""
         self.path = out_dir / "results.csv"
-        if loaded is None:
-            unreadable = []
-
-            def note(error):
-                unreadable.append(error)
-                warnings.warn(str(error), stacklevel=2)
-
-            loaded = load_run_records(out_dir, on_error=note), unreadable
-        records, unreadable = loaded
+        records, unreadable = loaded if loaded is not None else read_unit_files(out_dir)
         self.rows = {e.path.stem: {"unit_id": e.path.stem, "status": "unreadable", "error": str(e)} for e in unreadable}
         self.rows.update({record.unit_id: record.row() for record in records})
         self.added = 0  # units this process ran
@@ -276,10 +280,11 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     expansion = expand(suite, data_dirs)
     baselines, selecting = expansion.baselines, expansion.selection_units
     prepare_output_dir(out_dir)
-    warn_of_another_environment(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
     write_plan(out_dir, suite, baselines, selecting, expansion.main, executor=executor)
-    results = ResultsTable(out_dir)
+    loaded = read_unit_files(out_dir)  # once: for the environment check and the results table
+    warn_of_another_environment(loaded[0], out_dir)
+    results = ResultsTable(out_dir, loaded)
     run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
     units, selections = select_learning_rates(suite, expansion, out_dir, results, progress, on_unit_done, executor)
     write_plan(out_dir, suite, baselines, selecting, units, selections, executor)
@@ -289,10 +294,10 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     return frame
 
 
-def warn_of_another_environment(out_dir: Path) -> None:
+def warn_of_another_environment(records: list[UnitRecord], out_dir: Path) -> None:
     """A run resumed in another environment goes on (its units stay comparable in distribution), but says so: the
-    new units will record it, and the report tallies versions and CPUs."""
-    differences = provenance.differences_from(load_unit_records(out_dir))
+    new units will record it, and the report tallies versions and CPUs. ``records``: the run's finished units."""
+    differences = provenance.differences_from(records)
     if differences:
         from tqdm import tqdm
 

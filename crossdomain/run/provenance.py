@@ -78,6 +78,14 @@ def cpu_name() -> str:
     return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
 
 
+def cpu_kind(machine: dict) -> str | None:
+    """What a unit's bf16 numbers depend on besides the code: the CPU and the bf16 it computes natively, as
+    recorded in a ``machine`` dict; None where the record does not name its CPU."""
+    if "cpu" not in (machine or {}):
+        return None
+    return f"{machine['cpu']}, native bf16: {machine.get('cpu_bf16') or 'none'}"
+
+
 NUMERIC_LIBRARIES = ("torch", "transformers", "accelerate", "numpy", "scikit-learn")  # what a unit's numbers depend on
 
 
@@ -93,10 +101,9 @@ def differences_from(records) -> list[str]:
             lines.append(f"{name} {here.get(name)} here, {version} in {count} of the {len(trained)} trained units")
     if not trained or (trained[0].device or "cpu") != "cpu":
         return lines
-    cpus = Counter((r.machine["cpu"], r.machine.get("cpu_bf16")) for r in trained if "cpu" in (r.machine or {}))
-    mine = machine()
-    if cpus and (mine["cpu"], mine["cpu_bf16"]) not in cpus:
-        (cpu, bf16), count = cpus.most_common(1)[0]
-        lines.append(f"CPU {mine['cpu']} (native bf16: {mine['cpu_bf16']}) here, {cpu} (native bf16: {bf16}) in "
-                     f"{count} trained units")
+    cpus = Counter(kind for r in trained if (kind := cpu_kind(r.machine)))
+    mine = cpu_kind(machine())
+    if cpus and mine not in cpus:
+        theirs, count = cpus.most_common(1)[0]
+        lines.append(f"CPU {mine} here, {theirs} in {count} trained units")
     return lines
