@@ -1,5 +1,6 @@
 """Packaging: a built wheel carries the task definitions."""
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -26,3 +27,35 @@ def test_a_built_wheel_carries_the_task_definitions_and_finds_them(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(target)},
                             capture_output=True, text=True, cwd=tmp_path)
     assert "dna/splice" in result.stdout and "music/region" in result.stdout, result.stderr
+
+
+def pinned_versions() -> dict:
+    """The ``pinned`` extra of the installed package's metadata: library name -> version."""
+    from importlib.metadata import requires
+
+    pins = {}
+    for requirement in requires("crossdomain") or []:
+        spec, _, marker = requirement.partition(";")
+        if "extra" in marker and "pinned" in marker and "==" in spec:
+            name, _, pinned = spec.partition("==")
+            pins[name.strip().lower()] = pinned.strip()
+    return pins
+
+
+def test_the_pinned_set_up_installs_what_the_committed_reference_run_recorded():
+    from collections import Counter
+
+    from crossdomain.record import load_records
+    from crossdomain.run.provenance import NUMERIC_LIBRARIES
+
+    pins = pinned_versions()
+    torch_pin = re.search(r"pip install torch==(\S+)", (REPO / "README.md").read_text(encoding="utf-8"))
+    assert torch_pin, "the README's set-up line pins torch"
+    pins["torch"] = torch_pin.group(1)
+    assert set(NUMERIC_LIBRARIES) <= set(pins), sorted(set(NUMERIC_LIBRARIES) - set(pins))
+    records = [r for r in load_records(REPO / "runs" / "reference-cpu" / "units") if r.ok and not r.is_baseline]
+    assert len(records) > 50
+    for name, pinned in pins.items():
+        recorded = Counter((r.libraries or {}).get(name) for r in records) - Counter({None: len(records)})
+        if recorded:  # libraries the run did not yet record (accelerate, tokenizers) are pinned as installed
+            assert recorded.most_common(1)[0][0].split("+")[0] == pinned, (name, pinned, recorded)
