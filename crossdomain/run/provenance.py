@@ -99,9 +99,7 @@ def differences_from(records) -> list[str]:
         if seen and here.get(name) not in seen:
             version, count = seen.most_common(1)[0]
             lines.append(f"{name} {here.get(name)} here, {version} in {count} of the {len(trained)} trained units")
-    if not trained or (trained[0].device or "cpu") != "cpu":
-        return lines
-    cpus = Counter(kind for r in trained if (kind := cpu_kind(r.machine)))
+    cpus = Counter(kind for r in trained if (r.device or "cpu") == "cpu" and (kind := cpu_kind(r.machine)))
     mine = cpu_kind(machine())
     if cpus and mine not in cpus:
         theirs, count = cpus.most_common(1)[0]
