@@ -450,3 +450,23 @@ def test_the_report_names_library_versions_and_cpus_and_flags_units_that_differ(
     assert ("- versions: torch x; **differing between units**: transformers 5.24.0 (6 units) / 5.25.0 (4 units)\n"
             in report)
     assert "- machines: Intel Xeon, native bf16: amx (5 units) / AMD EPYC, native bf16: avx512_bf16 (4 units)" in report
+
+
+def test_the_units_line_counts_main_selection_only_and_baseline_units_apart(tmp_path):
+    from crossdomain.report.build import units_line
+
+    units = tmp_path / "run" / "units"
+    units.mkdir(parents=True)
+    roles = {0: ["main"], 1: ["main", "selection"], 2: ["selection"], 3: ["selection"]}
+    for seed, role in roles.items():
+        path = units / f"{write_unit(units, 'dna/splice', 'random', seed, 0.7)}.json"
+        record = UnitRecord.load(path)
+        record.roles = role
+        record.write(path)
+    write_unit(units, "dna/splice", "pretrained", 9, 0.7, status="failed")
+    baseline = UnitRecord(unit_id="dna-splice__fold0__majority", status="ok", error=None,
+                          unit={"task": "dna/splice", "task_version": "1", "fold": 0, "baseline": "majority", "data": {}},
+                          metrics={"accuracy": 0.5, "primary_metric": "accuracy"})
+    baseline.write(units / f"{baseline.unit_id}.json")
+    line = units_line(stats.load_units([tmp_path / "run"]))
+    assert line == "- units: 5 finished (2 main, 2 lr-selection only, 1 baseline), 1 failed"

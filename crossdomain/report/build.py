@@ -75,7 +75,7 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     cost = sum(r.wall_seconds or 0 for r in records)
     devices = sorted({r.device or "?" for r in records})
     return [
-        f"- units: {len(ok)} finished, {len(table.failed)} failed",
+        units_line(table),
         f"- tasks: {', '.join(sorted(ok['task'].unique()))}",
         f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arms)}",
         f"- seeds: {sorted(ok['seed'].unique().tolist())}; mapping seeds: {sorted(ok['mapping_seed'].unique().tolist())}",
@@ -85,6 +85,19 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
         versions_line(records),
         cpus_line(records),
     ]
+
+
+def units_line(table: stats.UnitTable) -> str:
+    """How many units finished, by what they are for: the tables read the main units only, the cost counts all."""
+    selection_only = 0 if table.selection is None else int((~table.selection["role"].str.contains("main")).sum())
+    baselines = 0 if table.baselines is None else len(table.baselines)
+    parts = [f"{len(table.ok)} main"]
+    if selection_only:
+        parts.append(f"{selection_only} lr-selection only")
+    if baselines:
+        parts.append(f"{baselines} baseline")
+    finished = len(table.ok) + selection_only + baselines
+    return f"- units: {finished} finished ({', '.join(parts)}), {len(table.failed)} failed"
 
 
 def _tally(values) -> str:
