@@ -117,3 +117,23 @@ def test_analyze_without_saved_weights_does_the_before_half_and_says_what_is_mis
     text = (out / "analysis" / "analysis.md").read_text()
     assert "Fine-tuned weights missing" in text and "--set hooks=[save-model]" in text
     assert not (out / "analysis" / "layer-change.csv").exists()
+
+
+def test_one_unit_per_task_and_arm_is_the_first_whose_weights_were_saved(tmp_path):
+    from types import SimpleNamespace
+
+    from crossdomain.analysis.context import choose_unit
+
+    units = [SimpleNamespace(unit_id=f"u{seed}", path=tmp_path / f"u{seed}.json") for seed in range(4)]
+    for saved in (units[2], units[3]):  # seeds 0 and 1 lost their weights (git-ignored, another checkout)
+        (tmp_path / saved.unit_id / "save-model").mkdir(parents=True)
+        (tmp_path / saved.unit_id / "save-model" / "model.safetensors").write_bytes(b"x")
+
+    def first_of(candidates):
+        held = None
+        for candidate in candidates:
+            held = choose_unit(held, candidate)
+        return held.unit_id
+
+    assert first_of(units) == "u2"
+    assert first_of(units[:2]) == "u0"  # none saved: the first unit, analysed before fine-tuning only

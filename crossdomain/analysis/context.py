@@ -15,6 +15,20 @@ def symbol_vectors(unit_model: UnitModel) -> dict:
     return {symbol: weights[row].copy() for symbol, row in unit_model.symbol_rows.items()}
 
 
+def has_saved_weights(record) -> bool:
+    """Whether the unit's ``save-model`` hook kept its fine-tuned weights beside its record."""
+    return (record.path.parent / record.unit_id / "save-model" / "model.safetensors").exists()
+
+
+def choose_unit(held, candidate):
+    """Of a task and arm's units, in fold, mapping seed and seed order: the first whose fine-tuned weights were
+    saved, so that both halves are analysed where any unit allows it (weights are git-ignored and may be kept
+    for some seeds only); the first unit where none were saved."""
+    if held is None or (not has_saved_weights(held) and has_saved_weights(candidate)):
+        return candidate
+    return held
+
+
 @dataclass
 class AnalysisResult:
     table: pd.DataFrame
@@ -44,15 +58,14 @@ class AnalysisContext:
         records.sort(key=lambda r: (r.unit.task, rank[r.unit.init], r.unit.fold, r.unit.mapping_seed,
                                     r.unit.seed))
         chosen = {}
-        for record in records:  # one unit per task and arm (its first fold/mapping seed/seed) unless all_seeds
+        for record in records:  # one unit per task and arm unless all_seeds: see choose_unit
             key = (record.unit.task, record.unit.init) if not all_seeds else record.unit_id
-            chosen.setdefault(key, record)
+            chosen[key] = choose_unit(chosen.get(key), record)
         self.records = list(chosen.values())
         self._current_model: tuple | None = None  # (unit id, state) → UnitModel, the latest one only
         self._symbol_vectors: dict = {}
         self._representations: dict = {}
-        self.missing_after = [r.unit_id for r in self.records
-                              if not (r.path.parent / r.unit_id / "save-model" / "model.safetensors").exists()]
+        self.missing_after = [r.unit_id for r in self.records if not has_saved_weights(r)]
 
     @property
     def tasks(self) -> list[str]:
