@@ -450,6 +450,15 @@ def test_the_report_names_library_versions_and_cpus_and_flags_units_that_differ(
     assert ("- versions: torch x; **differing between units**: transformers 5.24.0 (6 units) / 5.25.0 (4 units)\n"
             in report)
     assert "- machines: Intel Xeon, native bf16: amx (5 units) / AMD EPYC, native bf16: avx512_bf16 (4 units)" in report
+    from crossdomain.report.build import cpus_line
+
+    on_gpu = UnitRecord.load(next(p for p in sorted((run_dir / "units").glob("*.json"))
+                                  if UnitRecord.load(p).ok and UnitRecord.load(p).unit.seed == 0))
+    on_gpu.device, on_gpu.machine = "NVIDIA H200", {"cpu": "GPU Host CPU", "cpu_bf16": None}  # as a GPU unit records
+    on_gpu.write(on_gpu.path)
+    line = cpus_line([UnitRecord.load(p) for p in sorted((run_dir / "units").glob("*.json"))])
+    assert line == ("- machines: Intel Xeon, native bf16: amx (5 units) / AMD EPYC, native bf16: avx512_bf16 (3 units)"
+                    " / NVIDIA H200 (1 units)")
 
 
 def test_the_units_line_counts_main_selection_only_and_baseline_units_apart(tmp_path):

@@ -357,7 +357,7 @@ def test_resuming_a_run_in_another_environment_says_how_it_differs(tmp_path, cap
         record.libraries = {**here, "transformers": "4.0.0" if seed else "3.0.0"}  # both unlike this one
         record.machine = {"cpu": "Some Other CPU", "cpu_bf16": "amx"}
         if seed == 0:  # a unit trained on a GPU: its host's CPU does not decide its numbers
-            record.device, record.machine = "cuda", {"cpu": "GPU Host CPU", "cpu_bf16": None}
+            record.device, record.machine = "NVIDIA H200", {"cpu": "GPU Host CPU", "cpu_bf16": None}
         record.write(path)
     runner.warn_of_another_environment(runner.load_unit_records(tmp_path / "run"), tmp_path / "run")
     said = capsys.readouterr().out

@@ -124,13 +124,10 @@ def versions_line(records) -> str:
 
 def cpus_line(records) -> str:
     """The CPUs the trained units ran on (bf16 numbers are bit-identical only on one CPU kind); GPU units by name."""
-    def kind(record) -> str:
-        if (record.device or "").startswith("cuda"):
-            return (record.machine or {}).get("cuda") or record.device
-        return provenance.cpu_kind(record.machine) or "not recorded"
-
     trained = [r for r in records if r.ok and not r.is_baseline]
-    return f"- machines: {_tally(kind(r) for r in trained)}" if trained else "- machines: no trained unit"
+    if not trained:
+        return "- machines: no trained unit"
+    return f"- machines: {_tally(provenance.machine_kind(r) or 'not recorded' for r in trained)}"
 
 
 def scores_by_stratum(table: stats.UnitTable, init: str) -> dict:

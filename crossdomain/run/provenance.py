@@ -86,6 +86,17 @@ def cpu_kind(machine: dict) -> str | None:
     return f"{machine['cpu']}, native bf16: {machine.get('cpu_bf16') or 'none'}"
 
 
+def ran_on_cpu(record) -> bool:
+    """Whether a unit trained on the CPU: its ``device`` is "cpu" (a GPU unit records the GPU's name)."""
+    return (record.device or "cpu") == "cpu"
+
+
+def machine_kind(record) -> str | None:
+    """What a unit's numbers depend on besides the code and the library versions: the GPU's name for a GPU unit,
+    the CPU kind for a CPU unit (None where its record does not name the CPU)."""
+    return cpu_kind(record.machine) if ran_on_cpu(record) else record.device
+
+
 NUMERIC_LIBRARIES = ("torch", "transformers", "accelerate", "numpy", "scikit-learn")  # what a unit's numbers depend on
 
 
@@ -99,7 +110,7 @@ def differences_from(records) -> list[str]:
         if seen and here.get(name) not in seen:
             version, count = seen.most_common(1)[0]
             lines.append(f"{name} {here.get(name)} here, {version} in {count} of the {len(trained)} trained units")
-    cpus = Counter(kind for r in trained if (r.device or "cpu") == "cpu" and (kind := cpu_kind(r.machine)))
+    cpus = Counter(kind for r in trained if ran_on_cpu(r) and (kind := cpu_kind(r.machine)))
     mine = cpu_kind(machine())
     if cpus and mine not in cpus:
         theirs, count = cpus.most_common(1)[0]
