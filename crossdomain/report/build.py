@@ -89,7 +89,7 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
 
 def units_line(table: stats.UnitTable) -> str:
     """How many units finished, by what they are for: the tables read the main units only, the cost counts all."""
-    selection_only = 0 if table.selection is None else int((~table.selection["role"].str.contains("main")).sum())
+    selection_only = 0 if table.selection is None else int((~stats.has_role(table.selection["role"], "main")).sum())
     baselines = 0 if table.baselines is None else len(table.baselines)
     parts = [f"{len(table.ok)} main"]
     if selection_only:

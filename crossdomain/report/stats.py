@@ -65,8 +65,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
     frame["arm"] = arm_labels(frame)
     finished = frame["status"] == "ok"
     is_baseline = frame["baseline"] != ""
-    main = frame["role"].str.split("+").apply(lambda roles: "main" in roles)
-    selection = frame["role"].str.split("+").apply(lambda roles: "selection" in roles)
+    main, selection = has_role(frame["role"], "main"), has_role(frame["role"], "selection")
     return UnitTable(
         ok=frame[finished & ~is_baseline & main].reset_index(drop=True),
         failed=frame[~finished].reset_index(drop=True),
@@ -75,6 +74,11 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         selection=frame[finished & ~is_baseline & selection].reset_index(drop=True),
         unreadable=unreadable,
     )
+
+
+def has_role(roles: pd.Series, role: str) -> pd.Series:
+    """Which units hold ``role`` in their "+"-joined roles (a unit can be both "main" and "selection")."""
+    return roles.str.split("+").apply(lambda held: role in held)
 
 
 def arm_labels(frame: pd.DataFrame) -> pd.Series:
