@@ -59,3 +59,25 @@ def test_the_pinned_set_up_installs_what_the_committed_reference_run_recorded():
         recorded = Counter(v for r in records if (v := (r.libraries or {}).get(name)))
         if recorded:  # libraries the run did not yet record (accelerate, tokenizers) are pinned as installed
             assert recorded.most_common(1)[0][0].split("+")[0] == pinned, (name, pinned, recorded)
+
+
+def test_a_dirty_tree_names_its_changed_files_in_full(tmp_path):
+    """A unit run from an edited tree records which tracked files differ; a change not yet staged (porcelain
+    " M path") once lost the path's first character with the line's leading space."""
+    from crossdomain.run.provenance import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    for name in ("alpha.py", "beta.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    git("add", "alpha.py", "beta.py")
+    git("commit", "-q", "-m", "start")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "alpha.py").write_text("x = 2\n")  # changed, not staged
+    (tmp_path / "beta.py").write_text("x = 3\n")
+    git("add", "beta.py")  # changed and staged
+    state = git_state(tmp_path)
+    assert state["dirty"] is True and sorted(state["changed"]) == ["alpha.py", "beta.py"]

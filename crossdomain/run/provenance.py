@@ -15,11 +15,17 @@ LIBRARIES = ("crossdomain", "torch", "transformers", "accelerate", "tokenizers",
 
 @lru_cache(maxsize=None)
 def git_commit() -> dict:
+    return git_state(REPO_ROOT)
+
+
+def git_state(root) -> dict:
+    """The commit checked out at ``root``, whether tracked files differ from it, and which (up to 20)."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout
 
     try:
-        commit = git("rev-parse", "HEAD")
+        commit = git("rev-parse", "HEAD").strip()
+        # porcelain lines are "XY path": not stripped, since X is a space for a change not yet staged
         changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
