@@ -112,3 +112,23 @@ def test_the_report_gives_delta_per_model_and_per_size_and_reads_the_main_condit
     majority = majority.loc[majority["arm"] == "majority", "mean"].iloc[0]
     assert by_size.loc[by_size["train_limit"] == 0, "baseline_majority"].iloc[0] == pytest.approx(majority)
     assert "![delta_by_model](delta_by_model.png)" in text and "![delta_by_train_size](delta_by_train_size.png)" in text
+
+
+def test_the_delta_by_size_figure_gives_each_task_its_own_panel_and_scale():
+    """Tasks differ in metric and in how far Δ moves (0.35 MCC against 0.02 macro-F1): one shared axis hid the
+    small ones, so each task gets a panel, its points at the frame's Δ."""
+    from crossdomain.report.figures import axis_figure
+
+    frame = pd.DataFrame([
+        {"task": task, "metric": metric, "train_limit": size, "train_items": size, "model": "tiny",
+         "delta_mean": delta, "delta_ci_low": delta - 0.01, "delta_ci_high": delta + 0.01, "pairs": 6}
+        for task, metric, deltas in (("dna/splice", "mcc", (0.35, 0.08)), ("music/region", "macro_f1", (0.09, 0.02)))
+        for size, delta in zip((64, 2000), deltas)])
+    figure = axis_figure(frame, "train_limit", ("pretrained", "random"))
+    shown = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["dna/splice", "music/region"]
+    assert [ax.get_ylabel() for ax in shown] == ["Δ mcc", "Δ macro_f1"]
+    for ax, expected in zip(shown, ((0.35, 0.08), (0.09, 0.02))):
+        points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+        assert list(points[0].get_ydata()) == pytest.approx(expected)
+    assert shown[1].get_ylim()[1] < 0.2 < shown[0].get_ylim()[1]  # music/region on its own scale, not splice's

@@ -112,7 +112,8 @@ def axis(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], main: dict) 
     x = "training items per unit" if axis == "train_limit" else "the model's parameter count"
     return (f"Δ = {treatment} − {control} per task against {x} (log scale), {held} held fixed: mean over the "
             f"seed-matched pairs ({span(frame['pairs'])} per point), whiskers: {T_OVER_PAIRS} "
-            "(with one pair, a paired bootstrap over test items). Marker: domain; dashed: Δ = 0.")
+            "(with one pair, a paired bootstrap over test items). One panel per task, on its own metric's scale; "
+            "dashed: Δ = 0.")
 
 
 def axis_scores(frame: pd.DataFrame, axis: str, contrast: tuple[str, str]) -> str:

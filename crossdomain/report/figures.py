@@ -453,33 +453,34 @@ def axis_scores_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str]
 
 
 def axis_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visuals: Visuals | None = None):
-    """Δ (primary contrast) per task against the axis: training items (log scale) or model parameters (log
-    scale), one line per task (marker: domain), whiskers: each point's interval."""
+    """Δ (primary contrast) against the axis, one panel per task on the task's own metric scale (tasks differ in
+    metric and in how far Δ moves): training items or model parameters (log scale), whiskers: each point's
+    interval."""
     treatment, control = contrast
     visuals = visuals or Visuals([treatment, control])
     x_column, x_label = axis_x(axis)
     tasks = sorted(frame["task"].unique())
-    styles = ["-", "--", ":", "-."]
+    colour = visuals.colour(treatment)
     with plt.rc_context(STYLE):
-        figure, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 2.4 + 0.12 * len(tasks)), layout="constrained")
-        ax.axhline(0, color="black", linewidth=0.6, linestyle="--")
-        handles = []
-        for index, task in enumerate(tasks):
+        figure, axes = panels(len(tasks), height=1.9, extra_height=0.25)
+        for ax, task in zip(axes, tasks):
             rows = frame[frame["task"] == task].sort_values(x_column)
             x = rows[x_column].astype(float).to_numpy()
-            y = rows["delta_mean"].to_numpy()
-            low, high = y - rows["delta_ci_low"].to_numpy(), rows["delta_ci_high"].to_numpy() - y
-            marker = domain_marker(task.split("/")[0], [t.split("/")[0] for t in tasks])
-            line = ax.errorbar(x, y, yerr=[np.nan_to_num(low), np.nan_to_num(high)], marker=marker, markersize=4,
-                               linestyle=styles[index % len(styles)], linewidth=1.0, capsize=2,
-                               color=visuals.colour(treatment), label=f"{task} ({rows['metric'].iloc[0]})")
+            y = rows["delta_mean"].to_numpy(float)
+            low = np.nan_to_num(y - rows["delta_ci_low"].to_numpy(float))
+            high = np.nan_to_num(rows["delta_ci_high"].to_numpy(float) - y)
+            ax.axhline(0, color="black", linewidth=0.6, linestyle="--")
+            line = ax.errorbar(x, y, yerr=[low, high], marker="o", markersize=3.5, linewidth=1.0, capsize=2,
+                               color=colour)
             tag(line.lines[0], treatment)
-            handles.append(line)
             if axis == "model":
                 for xi, yi, name in zip(x, y, rows["model"]):
                     ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6)
-        axis_ticks(ax, frame, axis)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(f"Δ = {treatment} − {control}")
-        legend_below(figure, handles, ncols=2)
+            axis_ticks(ax, frame, axis)
+            ax.set_title(task)
+            ax.set_xlabel(x_label)
+            ax.set_ylabel(f"Δ {rows['metric'].iloc[0]}")
+        legend_below(figure, [proxy(f"Δ = {treatment} − {control}: mean over pairs, whiskers: interval",
+                                    marker="o", markersize=3.5, color=colour, linestyle="-", linewidth=1.0),
+                              proxy("Δ = 0", color="black", linestyle="--", linewidth=0.6)], ncols=2)
     return figure
