@@ -70,3 +70,31 @@ def test_status_names_the_unfinished_units_that_will_resume_from_a_checkpoint(tm
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
     assert f"1 unfinished unit(s) will resume from a checkpoint: {waiting.unit_id} (step 3)" in text
+
+
+def test_the_projection_prices_each_unit_at_its_own_training_set_size():
+    """On a size axis a unit on 2000 sequences costs several times one on 64: the estimate of a unit the plan
+    places on the axes is the median of the finished units at the same point, else of its task."""
+    from types import SimpleNamespace
+
+    from crossdomain.run.plan import PlannedUnit
+    from crossdomain.run.status import seconds_estimator
+
+    def record(unit_id, limit, seconds, task="dna/splice"):
+        return SimpleNamespace(ok=True, wall_seconds=seconds, train_seconds=seconds - 1, is_baseline=False,
+                               unit=SimpleNamespace(task=task, model="tiny"), config={"max_train_examples": limit},
+                               unit_id=unit_id)
+
+    records = {r.unit_id: r for r in (record("a", 64, 60.0), record("b", 64, 80.0), record("c", 2000, 600.0),
+                                       record("d", 2000, 700.0), record("e", 64, 10.0, task="music/region"))}
+    estimate = seconds_estimator(records)
+    assert estimate("dna/splice", False, "tiny", 64) == 70.0
+    assert estimate("dna/splice", False, "tiny", 2000) == 650.0
+    assert estimate("dna/splice", False, "tiny", 250) == 340.0  # no unit at 250 yet: the task's median
+    assert estimate("dna/splice", False) == 340.0  # a plan entry without the axes (plans before they were recorded)
+    assert estimate("protein/amp", False, "tiny", 64) == 80.0  # an unseen task: every training unit's median
+
+    suite = apply_overrides(small_suite(), ["train_sizes=[16,0]"])
+    entries = [runner.plan_entry(unit, "main").to_json() for unit in runner.expand_units(suite)]
+    assert {(e["model"], e["train_limit"]) for e in entries} == {("tiny", 16), ("tiny", 0)}
+    assert PlannedUnit.from_json(entries[0], []).train_limit == entries[0]["train_limit"]  # read back

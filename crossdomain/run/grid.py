@@ -176,7 +176,8 @@ def run_units(units: list[Unit], out_dir: Path, results: ResultsTable, label: st
 
 
 def plan_entry(unit: Unit, phase: str) -> PlannedUnit:
-    return PlannedUnit(id=unit.unit_id, task=unit.task, arm=unit.arm, phase=phase, roles=tuple(unit.roles))
+    return PlannedUnit(id=unit.unit_id, task=unit.task, arm=unit.arm, phase=phase, roles=tuple(unit.roles),
+                       model=getattr(unit, "model", None), train_limit=unit.train.max_train_examples)
 
 
 def awaiting_selection(unit: TrainedUnit, reuses_selection_unit: bool) -> PlannedUnit:
@@ -186,7 +187,8 @@ def awaiting_selection(unit: TrainedUnit, reuses_selection_unit: bool) -> Planne
     selection units.
     """
     return PlannedUnit(id=None, task=unit.task, arm=unit.init, phase="main", awaiting="lr selection",
-                       reuses_selection_unit=reuses_selection_unit)
+                       reuses_selection_unit=reuses_selection_unit, model=unit.model,
+                       train_limit=unit.train.max_train_examples)
 
 
 def write_plan(out_dir: Path, suite: SuiteConfig, baselines: list[Unit], selection_units: list[Unit],

@@ -31,9 +31,13 @@ class PlannedUnit:
     roles: tuple[str, ...] = ("main",)
     awaiting: str | None = None  # "lr selection" while the id is not known yet
     reuses_selection_unit: bool = False  # it will be (or is) one of its arm's selection units
+    # the point on the model and data axes it runs at (None: a baseline's model; plans before 0.1 lack both)
+    model: str | None = None
+    train_limit: int | None = None
 
     def to_json(self) -> dict:
         data = {"id": self.id, "task": self.task, "arm": self.arm, "phase": self.phase, "roles": list(self.roles)}
+        data |= {key: value for key in ("model", "train_limit") if (value := getattr(self, key)) is not None}
         if self.awaiting:
             data |= {"awaiting": self.awaiting, "reuses_selection_unit": self.reuses_selection_unit}
         return data
@@ -45,7 +49,8 @@ class PlannedUnit:
         phase = data.get("phase") or ("baseline" if data.get("arm") in baselines else "main")
         return cls(id=data.get("id"), task=data.get("task", "?"), arm=data.get("arm", "?"), phase=phase,
                    roles=tuple(data.get("roles") or ("main",)), awaiting=data.get("awaiting"),
-                   reuses_selection_unit=bool(data.get("reuses_selection_unit")))
+                   reuses_selection_unit=bool(data.get("reuses_selection_unit")), model=data.get("model"),
+                   train_limit=data.get("train_limit"))
 
 
 @dataclass

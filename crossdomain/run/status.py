@@ -3,7 +3,9 @@
 Units are counted per phase (baselines, lr selection, main grid), task and arm. Main units under an
 ``lr_grid`` have no id until their arm's lr is chosen; they count as pending ("awaiting selection").
 The projection estimates each unfinished unit from the finished units of the same task and kind
-(training or baseline), since a music unit and a promoters unit can differ twenty-fold.
+(training or baseline), since a music unit and a promoters unit can differ twenty-fold, and where the plan names
+the unit's model and training-set size, from those at the same point of the axes (a unit on 2000 sequences
+costs several times one on 64).
 """
 from __future__ import annotations
 
@@ -42,17 +44,22 @@ def unit_state(entry: dict, records: dict, claims: dict) -> str:
 
 
 def seconds_estimator(records: dict):
-    """(task, is_baseline) → typical wall seconds of a unit, from the finished units (median)."""
+    """(task, is_baseline, model, training-set limit) → typical wall seconds of a unit: the median of the finished
+    units at that point of the axes, else of the task's units of that kind, else of all units of that kind."""
+    by_point: dict[tuple, list[float]] = {}
     by_kind: dict[tuple[str, bool], list[float]] = {}
     for record in records.values():
         if record.ok and record.wall_seconds:
             kind = (record.unit.task, record.is_baseline)
+            point = (*kind, getattr(record.unit, "model", None), (record.config or {}).get("max_train_examples"))
             by_kind.setdefault(kind, []).append(unit_seconds(record))
+            by_point.setdefault(point, []).append(unit_seconds(record))
     overall = {baseline: [s for (_, b), values in by_kind.items() if b == baseline for s in values]
                for baseline in (False, True)}
 
-    def estimate(task: str, baseline: bool) -> float | None:
-        values = by_kind.get((task, baseline)) or overall[baseline]
+    def estimate(task: str, baseline: bool, model: str | None = None, train_limit: int | None = None) -> float | None:
+        values = (by_point.get((task, baseline, model, train_limit)) if train_limit is not None else None) \
+            or by_kind.get((task, baseline)) or overall[baseline]
         return statistics.median(values) if values else None
 
     return estimate
@@ -129,15 +136,16 @@ def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
         return []
     estimate = seconds_estimator(records)
     remaining = [entry for state, entry in distinct.values() if state != "done"]
-    guesses = [estimate(entry["task"], entry["phase"] == "baseline") for entry in remaining]
+    guesses = [estimate(entry["task"], entry["phase"] == "baseline", entry.get("model"), entry.get("train_limit"))
+               for entry in remaining]
     workers = max(1, int(plan.executor.get("workers") or 1))
     spent = sum(unit_seconds(r) for r in finished)
     lines = [f"unit time so far: {spent / 60:.1f} unit-minutes in {len(finished)} finished units"]
     if remaining and all(g is not None for g in guesses):
         left = sum(guesses)
         lines.append(f"projected remaining: {left / 60:.1f} unit-minutes, about {left / 60 / workers:.0f} min wall "
-                     f"with {workers} worker(s) (per task, the median of its finished units; failed and running "
-                     "units count as still to run)")
+                     f"with {workers} worker(s) (each unit: the median of the finished units of its task at its model "
+                     "and training-set size, else of its task; failed and running units count as still to run)")
     elif remaining:
         lines.append("projected remaining: unknown until a training unit has finished")
     return lines
