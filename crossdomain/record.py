@@ -153,6 +153,11 @@ class UnitRecord:
         return self.status == "ok"
 
     @property
+    def train_limit(self) -> int | None:
+        """The training-set size it was configured with (the data axis; 0 = the whole split)."""
+        return (self.config or {}).get("max_train_examples")
+
+    @property
     def predictions_path(self) -> Path | None:
         return self.path.with_name(f"{self.unit_id}.predictions.csv") if self.path else None
 

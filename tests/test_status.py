@@ -82,8 +82,7 @@ def test_the_projection_prices_each_unit_at_its_own_training_set_size():
 
     def record(unit_id, limit, seconds, task="dna/splice"):
         return SimpleNamespace(ok=True, wall_seconds=seconds, train_seconds=seconds - 1, is_baseline=False,
-                               unit=SimpleNamespace(task=task, model="tiny"), config={"max_train_examples": limit},
-                               unit_id=unit_id)
+                               unit=SimpleNamespace(task=task, model="tiny"), train_limit=limit, unit_id=unit_id)
 
     records = {r.unit_id: r for r in (record("a", 64, 60.0), record("b", 64, 80.0), record("c", 2000, 600.0),
                                        record("d", 2000, 700.0), record("e", 64, 10.0, task="music/region"))}

@@ -70,9 +70,9 @@ def draw_bars(ax, summary: pd.DataFrame, units: pd.DataFrame, arms: list[str], b
     for j, arm in enumerate(arms):
         rows = summary[summary["arm"] == arm].set_index("task").reindex(tasks)
         x = np.arange(len(tasks)) + (j - (len(arms) - 1) / 2) * width
-        error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
-        bars = ax.bar(x, rows["mean"], width * 0.9, color=visuals.colour(arm), label=arm,
-                      yerr=np.nan_to_num(error), capsize=2, error_kw={"elinewidth": 0.8})
+        mean, error = mean_and_whiskers(rows)
+        bars = ax.bar(x, mean, width * 0.9, color=visuals.colour(arm), label=arm,
+                      yerr=error, capsize=2, error_kw={"elinewidth": 0.8})
         for patch in bars.patches:
             tag(patch, arm)
         handles.append(Patch(color=visuals.colour(arm), label=arm))
@@ -401,6 +401,15 @@ def scatter_figure(scatter: pd.DataFrame, arms: list[str], visuals: Visuals | No
     return figure
 
 
+def mean_and_whiskers(rows: pd.DataFrame, prefix: str = "") -> tuple[np.ndarray, list[np.ndarray]]:
+    """The points (column ``{prefix}mean``) and their whiskers' lengths below and above, from ``{prefix}ci_low``
+    and ``{prefix}ci_high`` (0 where a point has no interval)."""
+    mean = rows[f"{prefix}mean"].to_numpy(float)
+    low = np.nan_to_num(mean - rows[f"{prefix}ci_low"].to_numpy(float))
+    high = np.nan_to_num(rows[f"{prefix}ci_high"].to_numpy(float) - mean)
+    return mean, [low, high]
+
+
 def axis_x(axis: str) -> tuple[str, str]:
     """The column and label of an axis figure's x: training items or model parameters (log scale)."""
     return ("train_items", "training items (log scale)") if axis == "train_limit" else \
@@ -432,10 +441,8 @@ def axis_scores_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str]
             rows = frame[frame["task"] == task].sort_values(x_column)
             x = rows[x_column].astype(float).to_numpy()
             for role, arm, dodge in (("treatment", treatment, 0.97), ("control", control, 1.03)):
-                y = rows[f"{role}_mean"].to_numpy(float)
-                low = np.nan_to_num(y - rows[f"{role}_ci_low"].to_numpy(float))
-                high = np.nan_to_num(rows[f"{role}_ci_high"].to_numpy(float) - y)
-                line = ax.errorbar(x * dodge, y, yerr=[low, high], marker="o", markersize=3, linewidth=1.0,
+                y, error = mean_and_whiskers(rows, f"{role}_")
+                line = ax.errorbar(x * dodge, y, yerr=error, marker="o", markersize=3, linewidth=1.0,
                                    capsize=2, color=visuals.colour(arm), label=arm)  # dodged: whiskers stay apart
                 tag(line.lines[0], arm)
                 handles[arm] = line
@@ -466,11 +473,9 @@ def axis_figure(frame: pd.DataFrame, axis: str, contrast: tuple[str, str], visua
         for ax, task in zip(axes, tasks):
             rows = frame[frame["task"] == task].sort_values(x_column)
             x = rows[x_column].astype(float).to_numpy()
-            y = rows["delta_mean"].to_numpy(float)
-            low = np.nan_to_num(y - rows["delta_ci_low"].to_numpy(float))
-            high = np.nan_to_num(rows["delta_ci_high"].to_numpy(float) - y)
+            y, error = mean_and_whiskers(rows, "delta_")
             ax.axhline(0, color="black", linewidth=0.6, linestyle="--")
-            line = ax.errorbar(x, y, yerr=[low, high], marker="o", markersize=3.5, linewidth=1.0, capsize=2,
+            line = ax.errorbar(x, y, yerr=error, marker="o", markersize=3.5, linewidth=1.0, capsize=2,
                                color=colour)
             tag(line.lines[0], treatment)
             if axis == "model":

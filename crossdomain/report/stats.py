@@ -55,7 +55,7 @@ def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
         metrics = record.metrics or {}
         row["metric_name"] = metrics.get("primary_metric") if metric == "primary" else metric
         row["score"] = metrics.get(metric)
-        row["train_limit"] = (record.config or {}).get("max_train_examples")  # the data axis
+        row["train_limit"] = record.train_limit  # the data axis
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*ROW_COLUMNS, *UNIT_COLUMNS])))[UNIT_COLUMNS]
     frame["baseline"] = frame["baseline"].fillna("").astype(str)

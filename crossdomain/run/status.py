@@ -51,7 +51,7 @@ def seconds_estimator(records: dict):
     for record in records.values():
         if record.ok and record.wall_seconds:
             kind = (record.unit.task, record.is_baseline)
-            point = (*kind, getattr(record.unit, "model", None), (record.config or {}).get("max_train_examples"))
+            point = (*kind, getattr(record.unit, "model", None), record.train_limit)
             by_kind.setdefault(kind, []).append(unit_seconds(record))
             by_point.setdefault(point, []).append(unit_seconds(record))
     overall = {baseline: [s for (_, b), values in by_kind.items() if b == baseline for s in values]
