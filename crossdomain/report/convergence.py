@@ -52,7 +52,9 @@ def flagged_units(table: stats.UnitTable) -> pd.DataFrame:
         best = stats.best_dev_step(record.curve or [], stats.higher_is_better(record))
         reasons = []
         if unit["still_improving"]:
-            reasons.append(f"still improving: best dev at step {best} of {record.steps}")
+            cut = round(stats.STILL_IMPROVING_FRACTION * record.steps)
+            reasons.append(f"still improving: best dev at step {best} of {record.steps}, "
+                           f"{stats.late_gain(record):+.3f} on its best before step {cut}")
         if unit["stopped_at_minimum"]:
             reasons.append(f"stopped at the minimum: early stopping ended it at step {record.steps}, the first it "
                            f"allowed, with its best dev at step {best}: it overfitted early, or sat on a plateau a longer "

@@ -324,6 +324,19 @@ def still_improving(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTI
     return bool(record.steps) and best is not None and best >= fraction * record.steps and best > 0
 
 
+def late_gain(record: UnitRecord, fraction: float = STILL_IMPROVING_FRACTION) -> float:
+    """How much the last ``1 - fraction`` of a unit's steps improved on its best dev score before them (in the
+    metric's direction, so positive is better): a still-improving unit with a gain of 0.001 sits on a plateau that
+    dev noise tips, one with 0.05 wants a longer ceiling. NaN when either part of the curve is empty."""
+    curve, higher = record.curve or [], higher_is_better(record)
+    cut = fraction * (record.steps or 0)
+    early = [point["dev"] for point in curve if point["step"] < cut]
+    late = [point["dev"] for point in curve if point["step"] >= cut]
+    if not early or not late:
+        return float("nan")
+    return float(max(late) - max(early)) if higher else float(min(early) - min(late))
+
+
 def stopped_at_minimum(record: UnitRecord) -> bool:
     """Early stopping ended the unit at the first evaluation it allowed (``early_stopping_min_steps``), with its best
     dev score from before that minimum. Either it overfitted from early on (small training sets do), or it stopped on
