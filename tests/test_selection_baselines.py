@@ -210,3 +210,33 @@ def test_an_arm_lr_grid_replaces_the_grid_for_that_arm_only_and_a_non_canonical_
     bad = apply_overrides(suite, ["arm_lr_grid={frozen: [1e-3]}"])
     with pytest.raises(ConfigError, match=r"arm_lr_grid names 'frozen'.*frozen:base=pretrained"):
         validate_suite(bad, check_resources=False)
+
+
+@pytest.mark.parametrize("other_runner", ["finishes", "dies"])
+def test_an_lr_is_chosen_only_once_every_selection_unit_another_runner_holds_has_its_record(
+        tmp_path, monkeypatch, capsys, other_runner):
+    from crossdomain.run import claims
+    from crossdomain.run.units import run_unit
+
+    suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "inits=[random]", "seeds=[0]",
+                                                   "train.max_steps=4", "train.eval_every=2",
+                                                   "lr_grid=[0.001,0.003]", "baselines=[]"])
+    out = tmp_path / "run"
+    held = runner.expand(suite, ()).selection_units[1]
+    claim = claims.try_claim(out / "units", held.unit_id)  # this test process plays the other, live runner
+    sleeps = []
+
+    def other_runner_meanwhile(seconds):
+        sleeps.append(seconds)
+        if other_runner == "finishes":
+            run_unit(held, out)
+        claims.release(claim)
+
+    monkeypatch.setattr(runner, "SELECTION_POLL_S", 0.5)
+    monkeypatch.setattr("time.sleep", other_runner_meanwhile)
+    runner.run_suite(suite, out, progress=False)
+    assert sleeps == [0.5] and f"waiting for 1 unit(s) another runner is training ({held.unit_id})" in capsys.readouterr().out
+    (chosen,) = json.loads((out / "run.json").read_text())["selection"].values()
+    records = {r.unit_id: r for r in runner.load_unit_records(out)}
+    assert set(chosen["dev_scores"]) == {"0.001", "0.003"} and records[held.unit_id].ok  # the whole grid, not half
+    assert chosen["dev_scores"][str(held.train.lr)] == pytest.approx(max(p["dev"] for p in records[held.unit_id].curve))

@@ -232,8 +232,11 @@ def select_learning_rates(suite: SuiteConfig, expansion: Expansion, out_dir: Pat
     plan, units = expansion.selection, expansion.main
     if not plan:
         return units, {}
-    run_units(flatten_selection(plan), out_dir, results, f"{suite.name} lr selection", progress, on_unit_done,
-              executor)
+    label = f"{suite.name} lr selection"
+    selecting = flatten_selection(plan)
+    run_units(selecting, out_dir, results, label, progress, on_unit_done, executor)
+    await_other_runners(selecting, out_dir, label,
+                        lambda left: run_units(left, out_dir, results, label, progress, on_unit_done, executor))
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
     chosen = {key: selection.choose(key[0], key[1], by_lr, records) for key, by_lr in plan.items()}
     selection_ids = {u.unit_id for u in flatten_selection(plan)}
@@ -253,6 +256,41 @@ def select_learning_rates(suite: SuiteConfig, expansion: Expansion, out_dir: Pat
             record.roles = list(unit.roles)
             results.refresh(record)
     return main, chosen
+
+
+SELECTION_POLL_S = 60.0
+
+
+def await_other_runners(units: list[Unit], out_dir: Path, label: str, run_here: Callable[[list[Unit]], None]) -> None:
+    """Wait until every unit has a record, when another live runner on the same ``out_dir`` holds some of them.
+
+    An lr chosen before the other runner's selection units finish would be chosen from part of the grid. A unit
+    whose runner stopped without writing its record (its claim went stale) is run here, once.
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from crossdomain.run.claims import live_claims
+
+    run_here_already: set[str] = set()
+    announced: list[str] = []
+    while True:
+        missing = [u for u in units if not (out_dir / "units" / f"{u.unit_id}.json").exists()]
+        held = live_claims(out_dir / "units")
+        waiting = [u.unit_id for u in missing if u.unit_id in held]
+        if waiting:
+            if waiting != announced:
+                tqdm.write(f"{label}: waiting for {len(waiting)} unit(s) another runner is training "
+                           f"({', '.join(waiting)}), so that each lr is chosen from the whole grid")
+                announced = waiting
+            time.sleep(SELECTION_POLL_S)
+            continue
+        orphaned = [u for u in missing if u.unit_id not in run_here_already]
+        if not orphaned:
+            return
+        run_here_already.update(u.unit_id for u in orphaned)
+        run_here(orphaned)
 
 
 def flatten_selection(plan: dict) -> list[Unit]:
