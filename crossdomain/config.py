@@ -164,6 +164,7 @@ class SuiteConfig:
         return build(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, f"task_train.{task}")
 
     PER_TASK_KEYS = ("task_train", "task_seeds", "task_lr_grid", "task_lr_selection_folds")  # dicts keyed by task name
+    PER_TASK_TEMPLATES = {"task_train": TrainConfig}  # the type of each key of a per-task dict of settings
 
     def narrowed_to(self, tasks: list[str]) -> "SuiteConfig":
         """The suite on some of its tasks: the per-task settings of the tasks left out go with them, while a key
@@ -307,9 +308,17 @@ def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None
             data[head][path[1]] = coerce(raw, value_type, full_key)
             return
         if len(path) == 3 and get_origin(value_type) is dict:  # e.g. task_train.dna/splice.lr=1e-4
-            data[head].setdefault(path[1], {})[path[2]] = raw
+            data[head].setdefault(path[1], {})[path[2]] = per_task_value(cls, head, path[2], raw, full_key)
             return
     raise ConfigError(f"--set {full_key}: {head!r} has no sub-keys")
+
+
+def per_task_value(cls, head: str, key: str, raw: str, full_key: str):
+    """``task_train.TASK.KEY=V`` is typed as ``train.KEY=V`` is, so the resolved suite (and the run's suite.yaml)
+    records 0.0001, not the string '1e-4'. An unknown KEY stays raw: building the task's config refuses it."""
+    template = getattr(cls, "PER_TASK_TEMPLATES", {}).get(head)
+    hints = get_type_hints(template) if template else {}
+    return coerce(raw, hints[key], full_key) if key in hints else raw
 
 
 def to_yaml(config) -> str:

@@ -1,6 +1,7 @@
 import pytest
+import yaml
 
-from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, apply_overrides
+from crossdomain.config import ConfigError, SuiteConfig, TrainConfig, apply_overrides, to_yaml
 from crossdomain.run.suites import load_suite
 
 
@@ -93,6 +94,16 @@ def test_the_library_and_the_command_line_share_one_precedence_rule():
         steps = {task: suite.train_for(task).max_steps for task in suite.tasks}
         assert steps == {**{task: 7 for task in suite.tasks}, "dna/splice": 9}
         assert suite.train_for("dna/promoters").batch_size == 8  # other per-task keys stay
+
+
+def test_a_per_task_override_is_typed_when_set_so_the_written_suite_records_numbers():
+    updated = apply_overrides(load_suite("quick"), ["task_train.dna/splice.lr=1e-4",
+                                                    "task_train.dna/splice.max_train_examples=0"])
+    assert updated.task_train["dna/splice"]["lr"] == 1e-4 and updated.task_train["dna/splice"]["max_train_examples"] == 0
+    written = yaml.safe_load(to_yaml(updated))["task_train"]["dna/splice"]
+    assert (written["lr"], written["max_train_examples"]) == (1e-4, 0)
+    with pytest.raises(ConfigError, match=r"task_train\.dna/splice\.epochs: expected float, got 'many'"):
+        apply_overrides(load_suite("quick"), ["task_train.dna/splice.epochs=many"])
 
 
 def test_execution_settings_moved_out_of_train_still_read_with_a_warning(tmp_path):
