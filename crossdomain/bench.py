@@ -151,7 +151,7 @@ def run_harness(work: Workload) -> dict:
         peak = peak_memory_mb()
     start = time.perf_counter()
     predict_probabilities(built.model, built.splits["dev"], unit.execution.eval_batch_size, built.pad_id,
-                          outcome.precision)
+                          outcome.eval_precision)
     eval_seconds = time.perf_counter() - start
     return {"precision": outcome.precision, "train_seconds": outcome.train_seconds - outcome.dev_eval_seconds,
             "eval_seconds": eval_seconds, "peak_mb": peak, "flops": expected_flops(built.model, work.train, work.sequences),

@@ -64,6 +64,9 @@ class ExecutionConfig:
     threads: int = 0  # torch CPU threads; 0 = all cores
     eval_batch_size: int = 64  # sequences per evaluation batch
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX); else fp32
+    # dev evaluation and test predictions under bf16 too (faster); by default they run in fp32, because outputs that
+    # barely vary across items (a collapsed regression head) are otherwise ranked by bf16 rounding noise
+    bf16_eval: bool = False
     device: str = "auto"  # auto (CUDA when present, else CPU) or cpu
     # a resumable training checkpoint at the first dev evaluation after this many minutes since the last one
     # (0 = never): a unit interrupted mid-training (a session's end, a preempted job) resumes from it

@@ -4,7 +4,8 @@ The runner writes it (``<out>/units/<unit_id>.json``), ``results.csv``, the repo
 read it back through :meth:`UnitRecord.load` and flatten it with :meth:`UnitRecord.row`; nothing
 else parses unit JSON. A file with an unknown ``schema_version`` is refused; version 1 files
 (two init arms, ``data_dirs`` inside ``unit``), version 2 files (no ``precision``), version 3 files (execution
-settings inside ``config``) and version 4 files (no ``resumed_from``: they ran in one go) are upgraded when read.
+settings inside ``config``), version 4 files (no ``resumed_from``: they ran in one go) and version 5 files (no
+``eval_precision``: dev evaluation and test predictions ran in the training precision) are upgraded when read.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from crossdomain.atomic import atomic_write_json
 
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 # how a unit ran, in the training config until version 3 (read from there for older files)
 EXECUTION_KEYS = ("threads", "eval_batch_size", "bf16")
 
@@ -130,7 +131,8 @@ class UnitRecord:
     started_at: str | None = None
     finished_at: str | None = None
     device: str | None = None
-    precision: str | None = None  # what the unit trained and predicted in: "fp32" or "bf16"; None for baselines
+    precision: str | None = None  # what the unit trained in: "fp32" or "bf16"; None for baselines
+    eval_precision: str | None = None  # what its dev curve and test predictions were computed in
     resumed_from: list = field(default_factory=list)  # the checkpoint step(s) training resumed from after interruptions
     libraries: dict = field(default_factory=dict)
     git: dict = field(default_factory=dict)
@@ -202,6 +204,8 @@ class UnitRecord:
             data = _upgrade_v2(data)
         if version in (1, 2, 3):
             data = _upgrade_v3(data)
+        if version in (1, 2, 3, 4, 5):
+            data.setdefault("eval_precision", data.get("precision"))  # evaluation then ran in the training precision
         data["schema_version"] = SCHEMA_VERSION
         names = {f.name for f in dataclasses.fields(cls)} - {"path"}
         unknown = sorted(set(data) - names)

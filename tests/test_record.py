@@ -68,6 +68,20 @@ def test_version_2_files_get_the_precision_they_ran_in():
     assert cpu.row()["precision"] == "fp32"
 
 
+def test_version_5_files_were_evaluated_in_their_training_precision_and_re_run_so():
+    """Until version 6 dev curves and test predictions ran in the training precision (bf16 on such a unit)."""
+    from crossdomain.run.units import Unit
+
+    unit = {k: v for k, v in V1["unit"].items() if k != "data_dirs"}
+    v5 = {**V1, "schema_version": 5, "data_dirs": [], "unit": unit, "precision": "bf16", "resumed_from": [],
+          "execution": {"threads": 1, "bf16": True}}
+    old = UnitRecord.from_json(v5)
+    assert (old.precision, old.eval_precision) == ("bf16", "bf16")
+    assert Unit.from_record(old).execution.bf16_eval  # a re-run computes what the record did
+    new = UnitRecord.from_json({**v5, "schema_version": 6, "eval_precision": "fp32"})
+    assert new.eval_precision == "fp32" and not Unit.from_record(new).execution.bf16_eval
+
+
 def test_the_unit_is_read_into_its_type_and_a_wrong_key_is_named():
     baseline = UnitRecord.from_json({**V1, "unit": {"task": "dna/splice", "task_version": "1", "fold": 0,
                                                     "baseline": "kmer-logreg", "data": {"max_length": 64},

@@ -397,6 +397,13 @@ def test_the_report_states_the_precision_and_flags_a_mixed_run(run_dir, tmp_path
         record.write(path)
     report = (write_report([run_dir], tmp_path / "mixed") / "report.md").read_text()
     assert "- precision: **mixed**: bf16 (4 trained units), fp32 (5 trained units)." in report
+    for path in sorted((run_dir / "units").glob("*.json")):
+        record = UnitRecord.load(path)
+        record.precision, record.eval_precision = "bf16", "fp32" if record.unit.seed == 0 else "bf16"
+        record.write(path)
+    report = (write_report([run_dir], tmp_path / "evaluation") / "report.md").read_text()
+    assert ("- precision: bf16 (9 trained units) (bf16 autocast; weights, optimiser and loss in fp32); evaluated in "
+            "bf16 (5), fp32 (4): outputs that barely vary") in report
 
 
 def test_a_speedup_interval_with_an_unbounded_tail_says_inf_not_nan():

@@ -101,6 +101,14 @@ def test_a_checkpoint_of_another_precision_is_discarded(tmp_path, monkeypatch):
     assert train_toy(tmp_path, folder).resumed_from == []  # this attempt runs in fp32: a bf16 start is not continued
 
 
+def test_a_checkpoint_whose_dev_curve_ran_in_another_precision_is_discarded(tmp_path, monkeypatch):
+    folder = interrupted_toy(tmp_path, monkeypatch, 30)
+    progress = resume.read_progress(folder / "checkpoint-30")
+    assert (progress["precision"], progress["eval_precision"]) == ("fp32", "fp32")
+    resume.write_progress(folder / "checkpoint-30", {**progress, "eval_precision": "bf16"}, None)
+    assert train_toy(tmp_path, folder).resumed_from == []  # its curve would mix bf16 and fp32 evaluations
+
+
 def test_length_grouped_batches_run_in_one_go(tmp_path):
     """Their epoch order comes from the global RNG at the epoch's start, which a mid-epoch resume cannot replay."""
     folder = tmp_path / "resume"

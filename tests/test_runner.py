@@ -98,11 +98,12 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert len(frame) == 8 and set(frame["status"]) == {"ok"}
     assert set(frame["init"]) == {"pretrained", "random"} and set(frame["task"]) == {"dna/splice", "dna/promoters"}
     record = json.loads(next((out / "units").glob("dna-splice__fold0__random__seed0*.json")).read_text())
-    assert record["schema_version"] == 5 and record["resumed_from"] == []  # ran in one go
+    assert record["schema_version"] == 6 and record["resumed_from"] == []  # ran in one go
     execution = record["execution"]  # the default executor gives each worker its thread count
-    assert set(execution) == {"threads", "eval_batch_size", "bf16", "device", "checkpoint_minutes"}
+    assert set(execution) == {"threads", "eval_batch_size", "bf16", "bf16_eval", "device", "checkpoint_minutes"}
     assert execution["threads"] >= 1
-    assert (execution["eval_batch_size"], execution["bf16"], execution["device"]) == (64, True, "auto")
+    assert (execution["eval_batch_size"], execution["bf16"], execution["bf16_eval"], execution["device"]) == \
+        (64, True, False, "auto")
     assert not {"threads", "eval_batch_size", "bf16", "save_model"} & set(record["config"])
     for key in ("config", "task", "model", "init", "mapping", "sizes", "metrics", "curve", "wall_seconds",
                 "peak_memory_mb", "device", "precision", "libraries", "git", "status", "error", "unit"):
@@ -114,6 +115,7 @@ def test_smoke_suite_end_to_end(tmp_path, mirror, capsys):
     assert {"accuracy", "macro_f1", "mcc", "primary"} <= set(record["metrics"])
     assert record["metrics"]["primary"] == record["metrics"]["mcc"]
     assert record["precision"] == resolve_precision(ExecutionConfig())  # bf16 where the machine has it natively
+    assert record["eval_precision"] == "fp32"  # dev curve and test predictions: never ranked by bf16 rounding
     # the CPU is named, with the bf16 it computes natively (bf16 numbers are bit-identical only on the same kind)
     assert record["machine"]["cpu"] and record["machine"]["cpu_bf16"] in {"amx", "avx512_bf16", None}
     assert (record["machine"]["cpu_bf16"] is not None) == cpu_has_native_bf16()
@@ -338,7 +340,7 @@ def test_save_model_hook_leaves_weights_that_reproduce_the_test_predictions(tmp_
     remap = {old: new for new, old in enumerate(keep)}
     test = pipeline.remap_split(prepared.splits["test"], remap)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
-    probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id], record.precision)
+    probabilities = predict_probabilities(model, test, 64, remap[prepared.pad_id], record.eval_precision)
     saved = pd.read_csv(out / "units" / f"{record.unit_id}.predictions.csv")
     np.testing.assert_allclose(probabilities, saved.filter(like="p_").to_numpy(), atol=2e-5)
 

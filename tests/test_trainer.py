@@ -7,7 +7,14 @@ import torch
 
 from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.training.models import fresh_classifier, resolve_model
-from crossdomain.training.trainer import EncodedSplit, PadCollator, cpu_has_native_bf16, predict_probabilities, train_and_evaluate
+from crossdomain.training.trainer import (
+    EncodedSplit,
+    PadCollator,
+    cpu_has_native_bf16,
+    predict_outputs,
+    predict_probabilities,
+    train_and_evaluate,
+)
 
 
 def toy_split(n, seed, vocabulary=(2000, 2001, 2002, 2003, 3000, 3001, 3002, 3003)):
@@ -91,3 +98,30 @@ def test_bf16_trains_to_the_same_loss_as_fp32(tmp_path):
     assert abs(loss["bf16"] - loss["fp32"]) <= 0.01, loss
     assert abs(loss["bf16"] - loss["fp32"]) < 0.1 * abs(loss["other seed"] - loss["fp32"]), loss
     assert bf16.test_metrics["accuracy"] == fp32.test_metrics["accuracy"] == 1.0
+
+
+def mean_cross_entropy(model, split, precision):
+    logits = torch.from_numpy(predict_outputs(model, split, batch_size=64, pad_id=0, precision=precision))
+    return torch.nn.functional.cross_entropy(logits, torch.tensor(split.labels)).item()
+
+
+@pytest.mark.skipif(not (cpu_has_native_bf16() or (torch.cuda.is_available() and torch.cuda.is_bf16_supported())),
+                    reason="no native bf16 on this machine: units run in fp32 here")
+@pytest.mark.parametrize("bf16_eval", [False, True])
+def test_a_bf16_unit_is_evaluated_in_fp32_unless_asked(tmp_path, bf16_eval):
+    """Under accelerate's mixed precision the model's forward is wrapped in bf16 autocast, evaluation included.
+    The last dev point and the test probabilities (both of the final weights) must equal a forward of those
+    weights in the evaluation precision, to summation noise (2e-5), and miss the other precision's by more than
+    bf16 rounding leaves them apart (measured: about 1e-3 in probability on this tiny model)."""
+    torch.manual_seed(0)
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
+    dev, test = toy_split(64, 1), toy_split(64, 2)
+    cfg = TrainConfig(lr=2e-3, max_steps=60, batch_size=16, eval_every=20, warmup_ratio=0.1, keep_best=False)
+    outcome = train_and_evaluate(model, toy_split(320, 0), dev, test, cfg, seed=0, primary_metric="accuracy",
+                                 pad_id=0, work_dir=str(tmp_path), execution=ExecutionConfig(threads=1, bf16_eval=bf16_eval))
+    expected, other = ("bf16", "fp32") if bf16_eval else ("fp32", "bf16")
+    assert (outcome.precision, outcome.eval_precision) == ("bf16", expected)
+    assert outcome.curve[-1]["dev_loss"] == pytest.approx(mean_cross_entropy(model, dev, expected), abs=2e-5)
+    probabilities = np.array(outcome.test_probabilities)
+    np.testing.assert_allclose(probabilities, predict_probabilities(model, test, 64, 0, expected), atol=2e-5)
+    assert np.abs(probabilities - predict_probabilities(model, test, 64, 0, other)).max() > 1e-4  # measured 4.3e-4

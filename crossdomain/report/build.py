@@ -65,7 +65,19 @@ def precision_line(records) -> str:
     if len(counts) > 1:
         return (f"- precision: **mixed**: {text}. Units differ in numeric precision as well as in what is compared; "
                 "re-run the minority with `--set execution.bf16=...` in a fresh folder to compare like with like")
-    return f"- precision: {text}" + (" (bf16 autocast; weights, optimiser and loss in fp32)" if "bf16" in counts else "")
+    line = f"- precision: {text}" + (" (bf16 autocast; weights, optimiser and loss in fp32)" if "bf16" in counts else "")
+    return line + evaluation_precision(trained)
+
+
+def evaluation_precision(trained) -> str:
+    """What the dev curves and test predictions were computed in, where that is not simply fp32."""
+    counts = Counter(r.eval_precision or "not recorded" for r in trained)
+    if set(counts) == {"fp32"}:
+        return "; evaluated in fp32"
+    text = ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
+    caveat = (": outputs that barely vary across items (a regression head collapsed towards the mean) are then "
+              "ranked by rounding noise") if "bf16" in counts else ""
+    return f"; evaluated in {text}{caveat}"
 
 
 def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:

@@ -68,6 +68,8 @@ class Unit:
         execution = build(ExecutionConfig, record.execution, f"{record.path}: execution")
         if record.precision == "fp32":
             execution = dataclasses.replace(execution, bf16=False)
+        if record.eval_precision == "bf16":
+            execution = dataclasses.replace(execution, bf16_eval=True)
         dirs = tuple(record.data_dirs) if data_dirs is None else data_dirs
         common = {"task": spec.task, "fold": spec.fold, "train": train, "execution": execution, "data_dirs": dirs}
         if isinstance(spec, BaselineSpec):

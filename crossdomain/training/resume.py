@@ -37,13 +37,18 @@ def latest_complete(folder: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def resumable(folder: Path | None, precision: str) -> Path | None:
-    """The complete checkpoint an attempt in ``precision`` resumes from, or None. One of another precision is
-    discarded: a unit's record says what it trained in, so its attempts never mix precisions."""
+def resumable(folder: Path | None, precision: str, eval_precision: str = "fp32") -> Path | None:
+    """The complete checkpoint an attempt in ``precision`` (training) and ``eval_precision`` (its dev curve)
+    resumes from, or None. One of other precisions is discarded: a unit's record says what it trained and was
+    evaluated in, so its attempts never mix precisions. A checkpoint written before evaluation had its own
+    precision was evaluated in its training precision."""
     checkpoint = latest_complete(folder) if folder is not None else None
-    if checkpoint is not None and read_progress(checkpoint).get("precision") != precision:
-        discard(folder)
-        return None
+    if checkpoint is not None:
+        progress = read_progress(checkpoint)
+        if (progress.get("precision"), progress.get("eval_precision", progress.get("precision"))) != \
+                (precision, eval_precision):
+            discard(folder)
+            return None
     return checkpoint
 
 

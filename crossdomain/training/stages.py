@@ -299,6 +299,7 @@ def execute(unit, work_dir: str, artifact_dir: Path, resume_dir: Path | None = N
         "steps": outcome.steps,
         "train_seconds": round(outcome.train_seconds, 3),
         "precision": outcome.precision,
+        "eval_precision": outcome.eval_precision,
         "resumed_from": outcome.resumed_from,
         "artifacts": artifacts,
     }

@@ -6,11 +6,14 @@ on the task's primary metric (in its direction, from the metrics table) with the
 A classification head is trained with cross-entropy; a regression task's single output with MSE on the
 standardised target, and every score (dev curve, test metrics, predictions) is on the original scale.
 
-Precision: with ``execution.bf16`` (the default) training, evaluation and prediction run under bf16 autocast
-wherever the hardware computes bf16 natively: CUDA devices that support it, and CPUs with AVX512-BF16 or
-AMX (oneDNN then runs the matmuls in bf16). Weights, optimiser state and the loss stay fp32 (autocast is
-mixed precision, not a bf16 model). Elsewhere, or with ``execution.bf16=false``, everything runs in fp32.
-:func:`resolve_precision` says which, and the unit record keeps it.
+Precision: with ``execution.bf16`` (the default) training runs under bf16 autocast wherever the hardware
+computes bf16 natively: CUDA devices that support it, and CPUs with AVX512-BF16 or AMX (oneDNN then runs the
+matmuls in bf16). Weights, optimiser state and the loss stay fp32 (autocast is mixed precision, not a bf16
+model). Elsewhere, or with ``execution.bf16=false``, everything runs in fp32. Dev evaluation and test
+predictions run in fp32 unless ``execution.bf16_eval`` asks for bf16: a model whose outputs differ across
+items by less than bf16's resolution (a regression head that has collapsed towards the mean) would otherwise
+be scored on rounding noise. :func:`resolve_precision` and :func:`resolve_eval_precision` say which, and the
+unit record keeps both.
 """
 from __future__ import annotations
 
@@ -112,7 +115,8 @@ class CurveAndBestModel(TrainerCallback):
     (at the next dev evaluation) and completes it with its own state (:mod:`crossdomain.training.resume`)."""
 
     def __init__(self, metric: str, patience: int, min_steps: int = 0, keep_best: bool = True,
-                 checkpoint_seconds: float = 0.0, precision: str = "fp32", clock: EvaluationClock | None = None):
+                 checkpoint_seconds: float = 0.0, precision: str = "fp32", clock: EvaluationClock | None = None,
+                 eval_precision: str = "fp32"):
         self.metric = f"eval_{metric}"
         self.direction = get_metric(metric)
         self.patience = patience
@@ -130,7 +134,8 @@ class CurveAndBestModel(TrainerCallback):
         self.pending_loss: float | None = None
         self.resumed_from: list[int] = []
         self.clock = clock or EvaluationClock()  # the checkpoint records the dev evaluation time too
-        self.precision = precision  # a checkpoint is resumed from in its own precision only
+        self.precision = precision  # a checkpoint is resumed from in its own precisions only
+        self.eval_precision = eval_precision
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
@@ -175,7 +180,7 @@ class CurveAndBestModel(TrainerCallback):
         """What a resumed attempt needs besides transformers' own checkpoint."""
         return {"step": step, "resumed_from": self.resumed_from, "curve": self.curve,
                 "best_score": self.best_score, "best_step": self.best_step, "bad_evaluations": self.bad_evaluations,
-                "seconds": round(self.elapsed(), 3), "precision": self.precision,
+                "seconds": round(self.elapsed(), 3), "precision": self.precision, "eval_precision": self.eval_precision,
                 "evaluation_seconds": self.clock.seconds}
 
     def restore(self, progress: dict, best_state: dict | None) -> None:
@@ -221,6 +226,12 @@ def resolve_precision(execution: ExecutionConfig | None = None) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
+def resolve_eval_precision(execution: ExecutionConfig | None = None) -> str:
+    """``bf16`` only where training runs in bf16 and ``execution.bf16_eval`` asks for it, else ``fp32``."""
+    execution = execution or ExecutionConfig()
+    return "bf16" if execution.bf16_eval and resolve_precision(execution) == "bf16" else "fp32"
+
+
 def autocast(device: torch.device, precision: str):
     """bf16 autocast on ``device`` for precision ``bf16``; nothing for ``fp32``."""
     if precision == "bf16":
@@ -228,18 +239,41 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def forward_in(model, precision: str):
+    """Run ``model`` in ``precision``. A model that ``Trainer`` (through accelerate) prepared for mixed precision
+    has its ``forward`` wrapped in bf16 autocast, the original kept as ``_original_forward``: for fp32, that
+    original runs meanwhile."""
+    if precision == "bf16":
+        with autocast(next(model.parameters()).device, precision):
+            yield
+        return
+    wrapped = vars(model).get("forward")
+    original = getattr(model, "_original_forward", None)
+    if wrapped is None or original is None:
+        yield
+        return
+    model.forward = original
+    try:
+        yield
+    finally:
+        model.forward = wrapped
+
+
 class TimedTrainer(Trainer):
     """transformers' ``Trainer``, timing the dev evaluations it runs inside ``train()`` on ``clock`` (so that
     training throughput can be told apart from evaluation)."""
 
-    def __init__(self, *args, clock: EvaluationClock, **kwargs):
+    def __init__(self, *args, clock: EvaluationClock, eval_precision: str = "fp32", **kwargs):
         super().__init__(*args, **kwargs)
         self.clock = clock
+        self.eval_precision = eval_precision
 
     def evaluate(self, *args, **kwargs):
         started = time.perf_counter()
         try:
-            return super().evaluate(*args, **kwargs)
+            with forward_in(self.model, self.eval_precision):
+                return super().evaluate(*args, **kwargs)
         finally:
             self.clock.seconds += time.perf_counter() - started
 
@@ -252,7 +286,8 @@ class TrainOutcome:
     steps: int
     train_seconds: float  # trainer.train(), its dev evaluations included (every attempt's, when resumed)
     dev_eval_seconds: float = 0.0  # of which dev evaluation
-    precision: str = "fp32"  # what actually ran: fp32 or bf16 (autocast)
+    precision: str = "fp32"  # what training actually ran in: fp32 or bf16 (autocast)
+    eval_precision: str = "fp32"  # what dev evaluation and test predictions ran in
     resumed_from: list[int] = field(default_factory=list)  # the checkpoint step this attempt resumed from, if any
     test_labels: list = field(default_factory=list)  # class ids, or targets on the original scale
     test_predictions: list = field(default_factory=list)
@@ -262,7 +297,7 @@ class TrainOutcome:
 @torch.inference_mode()
 def predict_outputs(model, split: EncodedSplit, batch_size: int, pad_id: int, precision: str = "fp32") -> np.ndarray:
     """The head's outputs (items × outputs, fp32) in the split's own order (batches grouped by length, then put
-    back in order), under the unit's precision."""
+    back in order), computed in ``precision``."""
     model.eval()
     device = next(model.parameters()).device
     collate = PadCollator(pad_id)
@@ -271,7 +306,7 @@ def predict_outputs(model, split: EncodedSplit, batch_size: int, pad_id: int, pr
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = collate([{"input_ids": split.input_ids[i], "labels": split.labels[i]} for i in chunk])
-        with autocast(device, precision):
+        with forward_in(model, precision):
             logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
         out[chunk] = logits.float().cpu().numpy()
     return out
@@ -350,11 +385,11 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
     # length-grouped batches draw each epoch's order from the global RNG at the epoch's start, which a resume in
     # mid-epoch cannot replay (the plain sampler is seeded per epoch): such units run in one go
     resume_dir = resume_dir if execution.checkpoint_minutes > 0 and not cfg.group_by_length else None
-    precision = resolve_precision(execution)
+    precision, eval_precision = resolve_precision(execution), resolve_eval_precision(execution)
     tracker = CurveAndBestModel(primary_metric, cfg.early_stopping_patience, cfg.early_stopping_min_steps,
                                 cfg.keep_best, checkpoint_seconds=execution.checkpoint_minutes * 60 if resume_dir else 0,
-                                precision=precision, clock=EvaluationClock())
-    checkpoint = resume.resumable(resume_dir, precision)
+                                precision=precision, clock=EvaluationClock(), eval_precision=eval_precision)
+    checkpoint = resume.resumable(resume_dir, precision, eval_precision)
     train_set = SequenceDataset(train)
     trainer = TimedTrainer(
         model=model,
@@ -365,6 +400,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         compute_metrics=DevMetrics(task_type, scaling),
         callbacks=[tracker],
         clock=tracker.clock,
+        eval_precision=eval_precision,
     )
     trainer.remove_callback(PrinterCallback)  # the learning curve is recorded, not printed
     if checkpoint is not None:
@@ -380,12 +416,12 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         best_step = int(result.global_step)  # the weights kept are the final ones
     elif tracker.best_state is not None:
         model.load_state_dict(tracker.best_state)
-    outputs = predict_outputs(model, test, execution.eval_batch_size, pad_id, precision)
+    outputs = predict_outputs(model, test, execution.eval_batch_size, pad_id, eval_precision)
     predictions = decisions(outputs, task_type, scaling)
     truth = list(test.targets) if test.targets is not None else list(test.labels)
     if task_type == REGRESSION:
         return TrainOutcome(score(task_type, truth, predictions), tracker.curve, best_step, int(result.global_step),
-                            train_seconds, dev_eval_seconds, precision, tracker.resumed_from, truth,
+                            train_seconds, dev_eval_seconds, precision, eval_precision, tracker.resumed_from, truth,
                             [float(p) for p in predictions])
     probabilities = torch.softmax(torch.from_numpy(outputs), dim=-1).numpy()
     return TrainOutcome(
@@ -396,6 +432,7 @@ def train_and_evaluate(model, train: EncodedSplit, dev: EncodedSplit, test: Enco
         train_seconds=train_seconds,
         dev_eval_seconds=dev_eval_seconds,
         precision=precision,
+        eval_precision=eval_precision,
         resumed_from=tracker.resumed_from,
         test_labels=list(test.labels),
         test_predictions=[int(p) for p in predictions],
