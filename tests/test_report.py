@@ -37,6 +37,17 @@ def write_unit(units, task, init, seed, score, status="ok", n_test=40, fold=0, c
     return unit_id
 
 
+def test_a_task_with_only_lr_selection_units_is_named_as_absent_from_the_tables(run_dir, tmp_path):
+    path = run_dir / "units" / f"{write_unit(run_dir / 'units', 'protein/fluorescence', 'random', 0, 0.1)}.json"
+    data = json.loads(path.read_text())
+    data["roles"], data["unit"]["train"] = ["selection"], {"lr": 1e-4}
+    path.write_text(json.dumps(data))
+    report = (write_report([run_dir], tmp_path / "report") / "report.md").read_text()
+    assert ("- tasks: dna/splice, music/my_task; without main units, so in none of the tables below: "
+            "protein/fluorescence (its lr-selection or baseline units only)") in report
+    assert "1 lr-selection only" in report and "| protein/fluorescence" not in report
+
+
 def test_a_run_still_in_lr_selection_says_why_it_has_nothing_to_report(tmp_path):
     units = tmp_path / "run" / "units"
     units.mkdir(parents=True)

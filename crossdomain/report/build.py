@@ -88,7 +88,7 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
     devices = sorted({r.device or "?" for r in records})
     return [
         units_line(table),
-        f"- tasks: {', '.join(sorted(ok['task'].unique()))}",
+        f"- tasks: {', '.join(sorted(ok['task'].unique()))}" + tasks_without_main_units(table),
         f"- models: {', '.join(sorted(ok['model'].unique()))}; arms: {', '.join(arms)}",
         f"- seeds: {sorted(ok['seed'].unique().tolist())}; mapping seeds: {sorted(ok['mapping_seed'].unique().tolist())}",
         f"- cost: {cost / 60:.1f} min of unit wall time on {', '.join(devices)}",
@@ -97,6 +97,18 @@ def describe_run(table: stats.UnitTable, arms: list[str]) -> list[str]:
         versions_line(records),
         cpus_line(records),
     ]
+
+
+def tasks_without_main_units(table: stats.UnitTable) -> str:
+    """Tasks whose folder holds lr-selection or baseline units but no finished main unit: named, because every
+    table below reads main units only (a run stopped after a task's lr selection, for instance)."""
+    others = [frame for frame in (table.selection, table.baselines) if frame is not None and len(frame)]
+    seen = set().union(*(set(frame["task"]) for frame in others)) if others else set()
+    missing = sorted(seen - set(table.ok["task"]))
+    if not missing:
+        return ""
+    return (f"; without main units, so in none of the tables below: {', '.join(missing)} (its lr-selection "
+            "or baseline units only)")
 
 
 def units_line(table: stats.UnitTable) -> str:
