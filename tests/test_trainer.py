@@ -125,3 +125,16 @@ def test_a_bf16_unit_is_evaluated_in_fp32_unless_asked(tmp_path, bf16_eval):
     probabilities = np.array(outcome.test_probabilities)
     np.testing.assert_allclose(probabilities, predict_probabilities(model, test, 64, 0, expected), atol=2e-5)
     assert np.abs(probabilities - predict_probabilities(model, test, 64, 0, other)).max() > 1e-4  # measured 4.3e-4
+
+
+def test_fp32_evaluation_turns_tf32_off_and_restores_it():
+    from crossdomain.training.trainer import forward_in
+
+    model = fresh_classifier(resolve_model("tiny"), num_labels=2)
+    torch.backends.cuda.matmul.allow_tf32 = True  # as training on CUDA sets it
+    try:
+        with forward_in(model, "fp32"):
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False

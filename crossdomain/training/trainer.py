@@ -243,21 +243,36 @@ def autocast(device: torch.device, precision: str):
 def forward_in(model, precision: str):
     """Run ``model`` in ``precision``. A model that ``Trainer`` (through accelerate) prepared for mixed precision
     has its ``forward`` wrapped in bf16 autocast, the original kept as ``_original_forward``: for fp32, that
-    original runs meanwhile."""
+    original runs meanwhile, without TF32."""
     if precision == "bf16":
         with autocast(next(model.parameters()).device, precision):
             yield
         return
     wrapped = vars(model).get("forward")
     original = getattr(model, "_original_forward", None)
-    if wrapped is None or original is None:
-        yield
-        return
-    model.forward = original
+    with without_tf32():
+        if wrapped is None or original is None:
+            yield
+            return
+        model.forward = original
+        try:
+            yield
+        finally:
+            model.forward = wrapped
+
+
+@contextlib.contextmanager
+def without_tf32():
+    """fp32 matmuls in full: on CUDA training allows TF32 (10 significant bits), which evaluation must not use."""
+    backends = (torch.backends.cuda.matmul, torch.backends.cudnn)
+    before = [backend.allow_tf32 for backend in backends]
+    for backend in backends:
+        backend.allow_tf32 = False
     try:
         yield
     finally:
-        model.forward = wrapped
+        for backend, allowed in zip(backends, before):
+            backend.allow_tf32 = allowed
 
 
 class TimedTrainer(Trainer):
