@@ -61,6 +61,9 @@ def _add_run_command(commands) -> None:
     run.add_argument("--show-config", action="store_true",
                      help="print the resolved suite as YAML, with the effective training config of each task; run nothing")
     run.add_argument("--show-units", action="store_true", help="print the unit ids the suite expands to; run nothing")
+    run.add_argument("--until", choices=["selection"], default=None,
+                     help="selection: run the baselines and the lr selection, write the plan with each arm's chosen "
+                          "lr, and stop before the main grid (a later run without --until goes on from there)")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_executor_options(run)
@@ -339,7 +342,8 @@ def cmd_run(args) -> int:
 
         plan_dry_run(suite, out, data_dirs, executor)
         return 0
-    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress, executor=executor)  # validated again
+    frame = run_suite(suite, out, data_dirs, progress=not args.no_progress, executor=executor,  # validated again
+                      until=args.until)
     failed = frame[frame["status"] != "ok"]
     print(f"{len(frame)} units in {out}/units ({len(failed)} failed; {frame.attrs.get('ran_here', 0)} run by this "
           f"process); table: {out / 'results.csv'}")

@@ -240,3 +240,22 @@ def test_an_lr_is_chosen_only_once_every_selection_unit_another_runner_holds_has
     records = {r.unit_id: r for r in runner.load_unit_records(out)}
     assert set(chosen["dev_scores"]) == {"0.001", "0.003"} and records[held.unit_id].ok  # the whole grid, not half
     assert chosen["dev_scores"][str(held.train.lr)] == pytest.approx(max(p["dev"] for p in records[held.unit_id].curve))
+
+
+def test_until_selection_stops_before_the_main_grid_and_a_later_run_goes_on(tmp_path, monkeypatch):
+    from crossdomain.cli import main
+
+    out = tmp_path / "run"
+    common = ["run", "--suite", "smoke", "--tasks", "dna/splice", "--inits", "random", "--seeds", "0", "1",
+              "--set", "lr_grid=[0.001,0.003]", "--set", "train.max_steps=4", "--set", "train.eval_every=2",
+              "--set", "baselines=[]", "--out", str(out), "--no-progress", "--no-report", "--executor", "sequential"]
+    assert main([*common, "--until", "selection"]) == 0
+    records = runner.load_unit_records(out)
+    assert len(records) == 2 and all("selection" in r.roles for r in records)  # one per lr, no main-only unit
+    (chosen,) = json.loads((out / "run.json").read_text())["selection"].values()
+    assert chosen["chosen_lr"] in (0.001, 0.003)
+    executed = []
+    real_run_unit = units_module.run_unit
+    monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit) or real_run_unit(unit, o))
+    assert main(common) == 0
+    assert [(u.seed, u.train.lr) for u in executed] == [(1, chosen["chosen_lr"])]  # seed 0 is a selection unit

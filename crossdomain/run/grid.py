@@ -311,8 +311,9 @@ def prepare_output_dir(out_dir: Path) -> None:
 
 
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
-              on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None):
-    """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame."""
+              on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None, until: str | None = None):
+    """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame.
+    ``until="selection"`` stops before the main grid, once the plan records each arm's chosen lr."""
     from crossdomain.data.sources import check_data_dirs
 
     validate_suite(suite, check_resources=True)
@@ -328,7 +329,8 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
     units, selections = select_learning_rates(suite, expansion, out_dir, results, progress, on_unit_done, executor)
     write_plan(out_dir, suite, baselines, selecting, units, selections, executor)
-    run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
+    if until != "selection":
+        run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
     frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
     frame.attrs["ran_here"] = results.added
     return frame
