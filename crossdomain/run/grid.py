@@ -239,7 +239,7 @@ def select_learning_rates(suite: SuiteConfig, expansion: Expansion, out_dir: Pat
                         lambda left: run_units(left, out_dir, results, label, progress, on_unit_done, executor))
     records = {r.unit_id: r for r in load_unit_records(out_dir)}
     chosen = {key: selection.choose(key[0], key[1], by_lr, records) for key, by_lr in plan.items()}
-    selection_ids = {u.unit_id for u in flatten_selection(plan)}
+    selection_ids = {u.unit_id for u in selecting}
     main = []
     for unit in units:
         picked = chosen.get(selection.selection_key(unit))
