@@ -284,6 +284,25 @@ def test_fieller_interval_endpoints_are_where_the_paired_t_test_turns():
     assert stats.fieller_interval([0.1], [0.2])[3] == "undefined"
 
 
+def test_seeds_for_a_half_width_goal_are_where_the_fieller_interval_first_meets_it():
+    gained = np.array([0.10, 0.06, 0.15, 0.08, 0.12])
+    benefit = np.array([0.30, 0.24, 0.34, 0.27, 0.31])
+    covariance = np.cov(gained, benefit, ddof=1)
+
+    def half_width(n):
+        low, high, status = stats.fieller_bounds(gained.mean(), benefit.mean(), covariance, n)
+        return (high - low) / 2 if status == "bounded" else math.inf
+
+    _, low, high, _ = stats.fieller_interval(gained, benefit)
+    assert half_width(5) == pytest.approx((high - low) / 2)  # the projection starts from the observed interval
+    assert half_width(5) > 0.05
+    needed = stats.pairs_for_half_width(gained, benefit, 0.05)
+    assert needed > 5 and half_width(needed) <= 0.05 < half_width(needed - 1)
+    assert stats.pairs_for_half_width(gained, benefit, (high - low) / 2 + 1e-9) <= 5  # already met
+    # no advantage to recover (benefit centred on 0): no number of seeds bounds the fraction
+    assert stats.pairs_for_half_width(gained, benefit - benefit.mean() + 1e-4, 0.3, most=50) is None
+
+
 def test_every_arm_is_contrasted_with_random_and_recovered_fraction_is_by_hand(three_arm_run):
     out = write_report([three_arm_run], three_arm_run / "report")
     contrasts = pd.read_csv(out / "contrasts.csv")
@@ -297,6 +316,13 @@ def test_every_arm_is_contrasted_with_random_and_recovered_fraction_is_by_hand(t
     assert recovered["interval"] == "bounded" and recovered["ci_low"] < by_hand < recovered["ci_high"]
     report = (out / "report.md").read_text()
     assert "## Recovered fraction" in report and "Fieller" in report
+    gained = [s - r for _, r, s in SCORES.values()]
+    benefit = [p - r for p, r, _ in SCORES.values()]
+    needed = stats.pairs_for_half_width(gained, benefit, stats.RECOVERED_HALF_WIDTH_GOAL)
+    met = recovered["half_width"] <= stats.RECOVERED_HALF_WIDTH_GOAL
+    assert recovered["pairs_for_goal"] == needed and met == (needed <= 4)
+    seeds_section = report.split("### Seeds for a recovered fraction")[1].split("\n\n")[1]
+    assert ("met (4)" if met else f"≈ {needed}") in seeds_section
     assert "no partner under stats-matched − random" in report  # seed 9 listed, never silently dropped
     for name in ("forest_pretrained_vs_random.png", "forest_stats-matched_vs_random.png", "recovered.png"):
         assert (out / name).stat().st_size > 1000, name

@@ -117,7 +117,19 @@ def recovered_lines(data: ReportData, captions: dict) -> list[str]:
             f"{reference}) − θ·({full} − {reference}) does not reject. It is bounded only when "
             f"{full} − {reference} itself differs from 0 at the 95% level; otherwise the fraction is "
             "marked *unbounded* (the advantage to be recovered is not established, so no fraction of it is), "
-            "and with fewer than 2 matched seeds *undefined*.", "", *figure_lines("recovered", captions)]
+            "and with fewer than 2 matched seeds *undefined*.", "", *figure_lines("recovered", captions),
+            *seeds_for_goal_lines(data)]
+
+
+def seeds_for_goal_lines(data: ReportData) -> list[str]:
+    goal = stats.RECOVERED_HALF_WIDTH_GOAL
+    return [f"### Seeds for a recovered fraction within ± {goal:g}", "",
+            tables.to_markdown(tables.seeds_for_goal_table(data.recovered, data.inits)), "",
+            f"met (n): the Fieller interval is already no wider than ± {goal:g} (half its length) with the n matched "
+            f"seeds run; ≈ m: the matched seeds at which it would be, if the observed means and the spread of the "
+            f"paired differences held (a planning estimate, not a promise: more seeds move both); > "
+            f"{stats.MAX_PROJECTED_PAIRS}: not within {stats.MAX_PROJECTED_PAIRS} seeds (an advantage too small "
+            "for its spread). Units are independent, so seeds can be added to the same run folder.", ""]
 
 
 def learning_rate_lines(data: ReportData, captions: dict) -> list[str]:

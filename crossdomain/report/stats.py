@@ -37,6 +37,10 @@ UNIT_COLUMNS = ["unit_id", "status", "error", "task", "domain", "fold", "init", 
                 "mapping_seed", "model", "mapping", "metric_name", "score", "wall_seconds", "steps", "best_step",
                 "train_limit"]
 STILL_IMPROVING_FRACTION = 0.9
+# the recovered-fraction precision the report plans seeds for: at a Fieller half-width of 0.3, an arm that
+# recovers none of the advantage and one that recovers all of it cannot both lie inside one interval
+RECOVERED_HALF_WIDTH_GOAL = 0.3
+MAX_PROJECTED_PAIRS = 100
 
 
 def load_units(run_dirs: list[Path], metric: str = "primary") -> UnitTable:
@@ -245,15 +249,38 @@ def fieller_interval(numerator, denominator, confidence: float = 0.95) -> tuple[
     ratio = float(a.mean() / b.mean()) if n and b.mean() != 0 else float("nan")
     if n < 2:
         return ratio, float("nan"), float("nan"), "undefined"
-    covariance = np.cov(a, b, ddof=1) / n  # of the two means
+    low, high, status = fieller_bounds(a.mean(), b.mean(), np.cov(a, b, ddof=1), n, confidence)
+    return ratio, low, high, status
+
+
+def fieller_bounds(mean_a: float, mean_b: float, per_pair_covariance, n: int,
+                   confidence: float = 0.95) -> tuple[float, float, str]:
+    """Fieller's interval for mean_a / mean_b from n pairs with the given covariance of one pair's (a, b)."""
+    covariance = np.asarray(per_pair_covariance) / n  # of the two means
     t = stats.t.ppf(0.5 + confidence / 2, n - 1)
-    quadratic = b.mean() ** 2 - t**2 * covariance[1, 1]
+    quadratic = mean_b**2 - t**2 * covariance[1, 1]
     if quadratic <= 0:
-        return ratio, float("-inf"), float("inf"), "unbounded"
-    linear = a.mean() * b.mean() - t**2 * covariance[0, 1]
-    constant = a.mean() ** 2 - t**2 * covariance[0, 0]
+        return float("-inf"), float("inf"), "unbounded"
+    linear = mean_a * mean_b - t**2 * covariance[0, 1]
+    constant = mean_a**2 - t**2 * covariance[0, 0]
     root = np.sqrt(max(linear**2 - quadratic * constant, 0.0))
-    return ratio, float((linear - root) / quadratic), float((linear + root) / quadratic), "bounded"
+    return float((linear - root) / quadratic), float((linear + root) / quadratic), "bounded"
+
+
+def pairs_for_half_width(numerator, denominator, half_width: float, confidence: float = 0.95,
+                         most: int = MAX_PROJECTED_PAIRS) -> int | None:
+    """The fewest matched pairs at which Fieller's interval would be no wider than ± half_width (half its length),
+    if the observed means and per-pair covariance held: a planning estimate for adding seeds, not a promise
+    (more seeds move both). None when even ``most`` pairs would not do (or fewer than 2 pairs are observed)."""
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if len(a) < 2 or b.mean() == 0:
+        return None
+    per_pair = np.cov(a, b, ddof=1)
+    for n in range(2, most + 1):
+        low, high, status = fieller_bounds(a.mean(), b.mean(), per_pair, n, confidence)
+        if status == "bounded" and (high - low) / 2 <= half_width:
+            return n
+    return None
 
 
 def recovered_fractions(table: UnitTable, full: str, reference: str) -> pd.DataFrame:
@@ -275,9 +302,12 @@ def recovered_fractions(table: UnitTable, full: str, reference: str) -> pd.DataF
             gained = (group["arm"] - group["reference"]).to_numpy()
             benefit = (group["full"] - group["reference"]).to_numpy()
             ratio, low, high, status = fieller_interval(gained, benefit)
+            needed = pairs_for_half_width(gained, benefit, RECOVERED_HALF_WIDTH_GOAL)
             rows.append({"task": task, "arm": arm, "full": full, "reference": reference, "n": len(group),
                          "arm_gain": float(gained.mean()), "full_gain": float(benefit.mean()),
-                         "recovered": ratio, "ci_low": low, "ci_high": high, "interval": status})
+                         "recovered": ratio, "ci_low": low, "ci_high": high, "interval": status,
+                         "half_width": (high - low) / 2 if status == "bounded" else float("inf"),
+                         "pairs_for_goal": float("nan") if needed is None else needed})
     return pd.DataFrame(rows)
 
 

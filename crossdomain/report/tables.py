@@ -6,6 +6,7 @@ import math
 import pandas as pd
 
 from crossdomain.metrics import higher_is_better
+from crossdomain.report import stats
 from crossdomain.report.style import N_TOO_SMALL
 
 SIGNIFICANCE = 0.05
@@ -168,6 +169,25 @@ def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFr
         by_arm = group.set_index("arm")
         rows.append({"task": task, "n": int(group["n"].max()),
                      **{arm: recovered_cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
+    return pd.DataFrame(rows)
+
+
+def seeds_for_goal_cell(row) -> str:
+    if row["half_width"] <= stats.RECOVERED_HALF_WIDTH_GOAL:
+        return f"met ({int(row['n'])})"
+    if pd.isna(row["pairs_for_goal"]):
+        return f"> {stats.MAX_PROJECTED_PAIRS}"
+    return f"≈ {int(row['pairs_for_goal'])}"
+
+
+def seeds_for_goal_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
+    """Task rows × arm columns: the matched seeds at which the recovered fraction's interval would meet the goal."""
+    arms = [a for a in arms_order if a in set(recovered["arm"])]
+    rows = []
+    for task, group in recovered.groupby("task", sort=True):
+        by_arm = group.set_index("arm")
+        rows.append({"task": task, "n": int(group["n"].max()),
+                     **{arm: seeds_for_goal_cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
     return pd.DataFrame(rows)
 
 
