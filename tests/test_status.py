@@ -19,7 +19,10 @@ def test_status_on_a_partial_run(tmp_path, capsys):
     assert main(["status", str(out)]) == 0
     text = capsys.readouterr().out
     assert "all" in text and text.splitlines()[-3].split()[-4:] == ["1", "0", "1", "2"]
-    assert "projected remaining" in text
+    assert "projected remaining" in text and "with 1 worker(s) (each unit" in text
+    claims.try_claim(out / "units", runner.expand_units(suite)[-2].unit_id)  # a second runner on the folder
+    assert main(["status", str(out)]) == 0
+    assert "with 2 worker(s) (the units running now, by several runners)" in capsys.readouterr().out
     (out / "units" / "notes.json").write_text("[1, 2]")
     assert main(["status", str(out)]) == 0
     last = capsys.readouterr().out.splitlines()[-1]

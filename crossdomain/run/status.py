@@ -138,13 +138,16 @@ def projection(records: dict, distinct: dict, plan: Plan) -> list[str]:
     remaining = [entry for state, entry in distinct.values() if state != "done"]
     guesses = [estimate(entry["task"], entry["phase"] == "baseline", entry.get("model"), entry.get("train_limit"))
                for entry in remaining]
-    workers = max(1, int(plan.executor.get("workers") or 1))
+    planned_workers = max(1, int(plan.executor.get("workers") or 1))
+    running = sum(1 for state, _ in distinct.values() if state == "running")
+    workers = max(planned_workers, running)  # more units running than planned: several runners share the folder
+    who = " (the units running now, by several runners)" if workers > planned_workers else ""
     spent = sum(unit_seconds(r) for r in finished)
     lines = [f"unit time so far: {spent / 60:.1f} unit-minutes in {len(finished)} finished units"]
     if remaining and all(g is not None for g in guesses):
         left = sum(guesses)
         lines.append(f"projected remaining: {left / 60:.1f} unit-minutes, about {left / 60 / workers:.0f} min wall "
-                     f"with {workers} worker(s) (each unit: the median of the finished units of its task at its model "
+                     f"with {workers} worker(s){who} (each unit: the median of the finished units of its task at its model "
                      "and training-set size, else of its task; failed and running units count as still to run)")
     elif remaining:
         lines.append("projected remaining: unknown until a training unit has finished")
