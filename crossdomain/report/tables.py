@@ -161,15 +161,20 @@ def recovered_cell(row) -> str:
     return f"{value} ({row['interval']})"
 
 
-def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
-    """Task rows × arm columns: recovered fraction [Fieller 95% interval]."""
+def task_by_arm_table(recovered: pd.DataFrame, arms_order: list[str], cell) -> pd.DataFrame:
+    """Task rows × arm columns of recovered-fraction rows, each cell written by ``cell(row)``."""
     arms = [a for a in arms_order if a in set(recovered["arm"])]
     rows = []
     for task, group in recovered.groupby("task", sort=True):
         by_arm = group.set_index("arm")
         rows.append({"task": task, "n": int(group["n"].max()),
-                     **{arm: recovered_cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
+                     **{arm: cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
     return pd.DataFrame(rows)
+
+
+def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
+    """Task rows × arm columns: recovered fraction [Fieller 95% interval]."""
+    return task_by_arm_table(recovered, arms_order, recovered_cell)
 
 
 def seeds_for_goal_cell(row) -> str:
@@ -182,13 +187,7 @@ def seeds_for_goal_cell(row) -> str:
 
 def seeds_for_goal_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
     """Task rows × arm columns: the matched seeds at which the recovered fraction's interval would meet the goal."""
-    arms = [a for a in arms_order if a in set(recovered["arm"])]
-    rows = []
-    for task, group in recovered.groupby("task", sort=True):
-        by_arm = group.set_index("arm")
-        rows.append({"task": task, "n": int(group["n"].max()),
-                     **{arm: seeds_for_goal_cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
-    return pd.DataFrame(rows)
+    return task_by_arm_table(recovered, arms_order, seeds_for_goal_cell)
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
