@@ -249,8 +249,7 @@ def fieller_interval(numerator, denominator, confidence: float = 0.95) -> tuple[
     ratio = float(a.mean() / b.mean()) if n and b.mean() != 0 else float("nan")
     if n < 2:
         return ratio, float("nan"), float("nan"), "undefined"
-    low, high, status = fieller_bounds(a.mean(), b.mean(), np.cov(a, b, ddof=1), n, confidence)
-    return ratio, low, high, status
+    return (ratio, *fieller_bounds(a.mean(), b.mean(), np.cov(a, b, ddof=1), n, confidence))
 
 
 def fieller_bounds(mean_a: float, mean_b: float, per_pair_covariance, n: int,
@@ -275,9 +274,9 @@ def pairs_for_half_width(numerator, denominator, half_width: float, confidence: 
     a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     if len(a) < 2 or b.mean() == 0:
         return None
-    per_pair = np.cov(a, b, ddof=1)
+    mean_a, mean_b, per_pair = a.mean(), b.mean(), np.cov(a, b, ddof=1)
     for n in range(2, most + 1):
-        low, high, status = fieller_bounds(a.mean(), b.mean(), per_pair, n, confidence)
+        low, high, status = fieller_bounds(mean_a, mean_b, per_pair, n, confidence)
         if status == "bounded" and (high - low) / 2 <= half_width:
             return n
     return None
