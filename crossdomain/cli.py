@@ -111,6 +111,11 @@ def _add_analyze_command(commands) -> None:
     analyze.add_argument("--redraw", action="store_true",
                          help="only redraw the figures (and captions) of RUN/analysis/ from its CSV files; no model "
                               "is loaded and no number changes")
+    analyze.add_argument("--retrain", action="store_true",
+                         help="re-train, from their records, the analysed units whose fine-tuned weights are missing "
+                              "(weights are git-ignored), so that every arm gets the after-fine-tuning half; each "
+                              "re-run is checked against its record; runs with the executor options below")
+    _add_executor_options(analyze)
     _add_data_dir(analyze)
 
 
@@ -280,6 +285,12 @@ def cmd_analyze(args) -> int:
     for name in args.analyses or []:
         ANALYSES.get(name)
     require_run_folders([args.run])
+    if args.redraw and args.retrain:
+        raise ConfigError("--redraw loads no model, so it cannot go with --retrain")
+    if not args.retrain and (args.executor != "auto" or args.workers or args.threads_per_worker):
+        raise ConfigError("--executor, --workers and --threads-per-worker say how --retrain re-trains units; "
+                          "without --retrain nothing is trained")
+    executor = make_run_executor(args) if args.retrain else None
     if args.redraw:
         from crossdomain.analysis.analyze import redraw_analyses
 
@@ -290,7 +301,7 @@ def cmd_analyze(args) -> int:
     silence_progress_bars()
 
     out = run_analyses(args.run, args.tasks, args.examples, args.analyses, args.all_seeds,
-                       tuple(args.data_dir) or None)  # default: where each unit found its data
+                       tuple(args.data_dir) or None, executor)  # default: where each unit found its data
     print(f"analysis: {out / 'analysis.md'}")
     return 0
 

@@ -137,3 +137,54 @@ def test_one_unit_per_task_and_arm_is_the_first_whose_weights_were_saved(tmp_pat
 
     assert first_of(units) == "u2"
     assert first_of(units[:2]) == "u0"  # none saved: the first unit, analysed before fine-tuning only
+
+
+def test_retrain_remakes_missing_weights_from_the_records_and_checks_them(synthetic):
+    from crossdomain.analysis.retrain import RECEIPT, Retraining
+    from crossdomain.record import load_records
+
+    out = run_synthetic(synthetic, save=False)
+    records = [r for r in load_records(out / "units") if not r.is_baseline]
+    assert main(["analyze", str(out), "--examples", "32", "--analyses", "probes", "layer-change", "--retrain",
+                 "--executor", "sequential"]) == 0
+    for record in records:
+        saved = out / "units" / record.unit_id / "save-model"
+        assert (saved / "model.safetensors").is_file()
+        outcome = Retraining.load(saved / RECEIPT)  # same process, same CPU: the very model the record describes
+        assert outcome.reproduced and outcome.metric_difference <= 1e-6 and outcome.dev_difference <= 1e-6
+    assert not list(out.glob(".retrain.*"))  # the scratch folder is gone
+    probes = pd.read_csv(out / "analysis" / "probes.csv")
+    assert set(probes["state"]) == {"before", "after"}
+    assert (out / "analysis" / "layer-change.csv").is_file()
+    text = (out / "analysis" / "analysis.md").read_text()
+    assert "re-trained from the records" in text and "2 of them reproducing" in text
+    assert "Fine-tuned weights missing" not in text
+    assert main(["analyze", str(out), "--examples", "32", "--analyses", "probes"]) == 0  # the receipt is cited later too
+    assert "2 of them reproducing" in (out / "analysis" / "analysis.md").read_text()
+
+
+def test_a_retrained_unit_that_differs_from_its_record_is_named_not_reproduced():
+    from types import SimpleNamespace
+
+    from crossdomain.analysis.retrain import Retraining, compare
+
+    curve = [{"step": 0, "dev": 0.5}, {"step": 50, "dev": 0.7}]
+    record = SimpleNamespace(metrics={"primary": 0.8, "mcc": float("nan"), "n": 10}, curve=curve)
+    same = SimpleNamespace(metrics={"primary": 0.8, "mcc": float("nan"), "n": 10}, curve=[dict(p) for p in curve])
+    assert compare(record, same) == (0.0, 0.0)
+    other = SimpleNamespace(metrics={"primary": 0.75, "mcc": 0.1, "n": 10},
+                            curve=[{"step": 0, "dev": 0.5}, {"step": 50, "dev": 0.68}])
+    metric_difference, dev_difference = compare(record, other)
+    assert metric_difference == float("inf")  # a metric defined once and undefined once
+    assert dev_difference == pytest.approx(0.02)
+    shorter = SimpleNamespace(metrics={"primary": 0.75, "mcc": float("nan"), "n": 10}, curve=curve[:1])
+    assert compare(record, shorter) == (pytest.approx(0.05), None)
+    outcome = Retraining("u1", *compare(record, shorter), cpu="AMD EPYC")
+    assert not outcome.reproduced
+    assert "not reproduced" in outcome.describe() and "other evaluation steps" in outcome.describe()
+
+
+def test_executor_options_without_retrain_are_refused(synthetic, capsys):
+    out = run_synthetic(synthetic, save=False)
+    assert main(["analyze", str(out), "--workers", "2"]) != 0
+    assert "--retrain" in capsys.readouterr().err

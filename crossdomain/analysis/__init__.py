@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from crossdomain.registry import Registry
 
-INFRASTRUCTURE = {"analyze", "cka", "context", "figures", "representations"}
+INFRASTRUCTURE = {"analyze", "cka", "context", "figures", "representations", "retrain"}
 ANALYSES = Registry("analysis", entry_point_group="crossdomain.analyses")
 ANALYSES.register_modules(__name__, __path__, "ANALYSIS", skip=INFRASTRUCTURE)

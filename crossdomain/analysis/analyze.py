@@ -7,6 +7,7 @@ from pathlib import Path
 
 from crossdomain.analysis import ANALYSES
 from crossdomain.analysis.context import AnalysisContext
+from crossdomain.analysis.retrain import retrain, retraining_of
 from crossdomain.report.captions import figure_lines, write_figure_files
 
 NO_CAPTION = "(the analysis gave no caption for this figure)"
@@ -15,18 +16,24 @@ PREFERRED_ORDER = ("probes", "attention", "layer-change", "embeddings")
 
 
 def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 256, names: list[str] | None = None,
-                 all_seeds: bool = False, data_dirs: tuple[str, ...] | None = None) -> Path:
+                 all_seeds: bool = False, data_dirs: tuple[str, ...] | None = None, retrain_with=None) -> Path:
+    """``retrain_with``: an executor that re-trains, from their records, the analysed units whose weights are
+    missing (see :mod:`crossdomain.analysis.retrain`); without it those units get the *before* half only."""
     import matplotlib.pyplot as plt
     import torch
 
     from crossdomain.report.figures import save
 
-    torch.manual_seed(0)
     out = Path(run_dir) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     context = AnalysisContext(run_dir, tasks, examples, all_seeds, data_dirs)
     if not context.records:
         raise ValueError(f"{run_dir}: no finished main units of an init arm to analyse")
+    if retrain_with is not None and context.missing_after:
+        missing = [r for r in context.records if r.unit_id in context.missing_after]
+        retrain(missing, retrain_with, data_dirs)
+        context = AnalysisContext(run_dir, tasks, examples, all_seeds, data_dirs)
+    torch.manual_seed(0)
     captions = {}
     lines = ["# crossdomain analysis", "",
              f"Run: `{run_dir}`; {len(context.records)} unit(s) (one per task and arm"
@@ -35,9 +42,15 @@ def run_analyses(run_dir: Path, tasks: list[str] | None = None, examples: int = 
              f"Items: seeded samples of {examples} from each unit's own train and test splits.", ""]
     if context.missing_after:
         lines += [f"**Fine-tuned weights missing** for {len(context.missing_after)} unit(s), so only the *before* "
-                  "half (each arm's initial weights, rebuilt from its seed) is analysed for them: re-run the suite with "
-                  "`--set hooks=[save-model]` for the *after* half. Missing: "
-                  + ", ".join(f"`{u}`" for u in context.missing_after) + ".", ""]
+                  "half (each arm's initial weights, rebuilt from its seed) is analysed for them: `crossdomain analyze "
+                  "--retrain` re-trains them from their records, or re-run the suite with `--set hooks=[save-model]`, "
+                  "for the *after* half. Missing: " + ", ".join(f"`{u}`" for u in context.missing_after) + ".", ""]
+    retrained = [outcome for outcome in map(retraining_of, context.records) if outcome is not None]
+    if retrained:
+        same = sum(outcome.reproduced for outcome in retrained)
+        lines += [f"**Fine-tuned weights re-trained from the records** (`--retrain`) for {len(retrained)} unit(s), "
+                  f"{same} of them reproducing the record's test metrics and dev curve: "
+                  + "; ".join(outcome.describe() for outcome in retrained) + ".", ""]
     unmoved = [r.unit_id for r in context.records if r.best_step == 0 and r.unit_id not in context.missing_after]
     if unmoved:
         lines += [f"**No fine-tuning kept** for {len(unmoved)} unit(s): their best dev score was at step 0, so the "
