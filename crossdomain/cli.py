@@ -287,9 +287,9 @@ def cmd_analyze(args) -> int:
     require_run_folders([args.run])
     if args.redraw and args.retrain:
         raise ConfigError("--redraw loads no model, so it cannot go with --retrain")
-    if not args.retrain and (args.executor != "auto" or args.workers or args.threads_per_worker):
-        raise ConfigError("--executor, --workers and --threads-per-worker say how --retrain re-trains units; "
-                          "without --retrain nothing is trained")
+    if not args.retrain and (args.executor != "auto" or args.workers or args.threads_per_worker or args.dry_run):
+        raise ConfigError("--executor, --workers, --threads-per-worker and --dry-run say how --retrain re-trains "
+                          "units; without --retrain nothing is trained")
     executor = make_run_executor(args) if args.retrain else None
     if args.redraw:
         from crossdomain.analysis.analyze import redraw_analyses
