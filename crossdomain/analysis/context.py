@@ -15,9 +15,14 @@ def symbol_vectors(unit_model: UnitModel) -> dict:
     return {symbol: weights[row].copy() for symbol, row in unit_model.symbol_rows.items()}
 
 
+def saved_model_dir(record) -> Path:
+    """Where a unit's ``save-model`` hook keeps its fine-tuned weights: beside its record."""
+    return record.path.parent / record.unit_id / "save-model"
+
+
 def has_saved_weights(record) -> bool:
     """Whether the unit's ``save-model`` hook kept its fine-tuned weights beside its record."""
-    return (record.path.parent / record.unit_id / "save-model" / "model.safetensors").exists()
+    return (saved_model_dir(record) / "model.safetensors").exists()
 
 
 def choose_unit(held, candidate):

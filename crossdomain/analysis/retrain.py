@@ -76,19 +76,18 @@ def compare(record, again) -> tuple[float, float | None]:
     return metric_difference, max(dev, default=0.0)
 
 
-def receipt_path(record) -> Path:
-    return record.path.parent / record.unit_id / "save-model" / RECEIPT
-
-
 def retraining_of(record) -> Retraining | None:
     """The receipt of a unit whose weights were re-trained, None for weights its own run saved (or none)."""
-    path = receipt_path(record)
+    from crossdomain.analysis.context import saved_model_dir
+
+    path = saved_model_dir(record) / RECEIPT
     return Retraining.load(path) if path.is_file() else None
 
 
 def retrain(records: list, executor, data_dirs: tuple[str, ...] | None = None) -> list[Retraining]:
     """Re-train each record's unit with the ``save-model`` hook in a scratch folder beside the run, and move its
     weights in beside the record as each unit finishes (an interruption keeps those already moved)."""
+    from crossdomain.analysis.context import saved_model_dir
     from crossdomain.atomic import atomic_write_json, publish
     from crossdomain.run import provenance
     from crossdomain.run.units import Unit
@@ -96,9 +95,8 @@ def retrain(records: list, executor, data_dirs: tuple[str, ...] | None = None) -
     if not records:
         return []
     by_id = {record.unit_id: record for record in records}
-    units_dir = records[0].path.parent
     units = [dataclasses.replace(Unit.from_record(record, data_dirs), hooks=("save-model",)) for record in records]
-    scratch = Path(tempfile.mkdtemp(dir=units_dir.parent, prefix=".retrain."))
+    scratch = Path(tempfile.mkdtemp(dir=records[0].path.parent.parent, prefix=".retrain."))  # beside units/
     done = []
 
     def adopt(again) -> None:
@@ -106,7 +104,7 @@ def retrain(records: list, executor, data_dirs: tuple[str, ...] | None = None) -
         if not again.ok:
             raise RuntimeError(f"re-training {again.unit_id} from {record.path} failed: {again.error}")
         weights = scratch / "units" / again.unit_id / "save-model"
-        target = units_dir / again.unit_id / "save-model"
+        target = saved_model_dir(record)
         metric_difference, dev_difference = compare(record, again)
         outcome = Retraining(again.unit_id, metric_difference, dev_difference,
                              retrained_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
