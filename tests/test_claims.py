@@ -33,3 +33,28 @@ def test_a_claim_is_complete_the_moment_it_exists_and_leaves_no_temporary_file(t
     path = claims.try_claim(units, "u1")
     assert seen and seen[0]["pid"] == os.getpid() and claims.read_claim(path).pid == os.getpid()
     assert sorted(p.name for p in units.iterdir()) == ["u1.claim"]
+
+
+def test_the_claims_holder_discards_the_staging_a_killed_attempt_left_and_nothing_else(tmp_path, monkeypatch):
+    from crossdomain.config import apply_overrides
+    from crossdomain.run import grid, units
+    from crossdomain.run.suites import load_suite
+
+    suite = apply_overrides(load_suite("smoke"), ["tasks=[dna/splice]", "seeds=[0,1]"])
+    mine, other = grid.expand_units(suite)[:2]
+    folder = tmp_path / "units"
+    abandoned = folder / f".{mine.unit_id}.k1ll3d.artifacts"
+    (abandoned / "save-model").mkdir(parents=True)
+    kept = [folder / f".{other.unit_id}.x9.artifacts", folder / f"{mine.unit_id}x.y.artifacts"]
+    for path in kept:
+        path.mkdir()
+    seen = []
+    monkeypatch.setattr(units, "run_unit", lambda unit, out: seen.append(abandoned.exists()))
+    units.claim_and_run(mine, tmp_path)
+    assert seen == [False]  # gone before the unit ran
+    assert all(path.exists() for path in kept)  # another unit's staging (maybe live) and look-alikes stay
+
+    (abandoned / "save-model").mkdir(parents=True)
+    held = claims.try_claim(folder, mine.unit_id)
+    assert units.claim_and_run(mine, tmp_path) is None and abandoned.exists()  # not the holder: nothing touched
+    claims.release(held)

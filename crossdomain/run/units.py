@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import glob
 import hashlib
 import io
 import json
@@ -143,9 +144,17 @@ def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
     try:
         if finished(out_dir, unit.unit_id):
             return None
+        discard_abandoned_staging(out_dir / "units", unit.unit_id)
         return run_unit(unit, out_dir)
     finally:
         release(claim)
+
+
+def discard_abandoned_staging(units_dir: Path, unit_id: str) -> None:
+    """Remove the hook staging folders a killed attempt at this unit left behind. Only the claim's holder may:
+    no live process stages files for a unit it has not claimed."""
+    for staging in units_dir.glob(f".{glob.escape(unit_id)}.*.artifacts"):
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
