@@ -150,10 +150,17 @@ def claim_and_run(unit: Unit, out_dir: Path) -> UnitRecord | None:
         release(claim)
 
 
+STAGING_SUFFIX = ".artifacts"  # a unit's hook staging folder: units/.<unit_id>.<random><suffix>
+
+
+def staging_prefix(unit_id: str) -> str:
+    return f".{unit_id}."
+
+
 def discard_abandoned_staging(units_dir: Path, unit_id: str) -> None:
     """Remove the hook staging folders a killed attempt at this unit left behind. Only the claim's holder may:
     no live process stages files for a unit it has not claimed."""
-    for staging in units_dir.glob(f".{glob.escape(unit_id)}.*.artifacts"):
+    for staging in units_dir.glob(f"{glob.escape(staging_prefix(unit_id))}*{STAGING_SUFFIX}"):
         shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -172,7 +179,7 @@ def run_unit(unit: Unit, out_dir: Path) -> UnitRecord:
                         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     predictions = None
     reset_peak_memory()
-    staging = Path(tempfile.mkdtemp(dir=units_dir, prefix=f".{unit.unit_id}.", suffix=".artifacts"))
+    staging = Path(tempfile.mkdtemp(dir=units_dir, prefix=staging_prefix(unit.unit_id), suffix=STAGING_SUFFIX))
     checkpoints = resume.resume_dir(units_dir, unit.unit_id)
     try:
         with tempfile.TemporaryDirectory(prefix="crossdomain-") as work_dir:
