@@ -46,7 +46,8 @@ def _add_run_command(commands) -> None:
     run.add_argument("--out", type=Path, help="output folder (default: runs/<suite>)")
     run.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (names as in `crossdomain list`)")
     run.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
-                     help="training seeds, on every task (replace the suite's seeds and task_seeds)")
+                     help="training seeds, on every task and arm (replace the suite's seeds, task_seeds and "
+                          "task_arm_seeds)")
     run.add_argument("--mapping-seeds", nargs="+", type=int, metavar="SEED", help="token-mapping seeds")
     run.add_argument("--inits", nargs="+", metavar="ARM",
                      help="init arms (replace the suite's), e.g. pretrained random stats-matched pretrained-layers:k=3 "
@@ -191,6 +192,8 @@ def cmd_list(args) -> None:
     def suite_line(name):
         suite = load_suite(name)
         more = "".join(f", {task}: {len(seeds)}" for task, seeds in suite.task_seeds.items())
+        more += "".join(f", {task} {arm}: {len(seeds)}"
+                        for task, by_arm in suite.task_arm_seeds.items() for arm, seeds in by_arm.items())
         return (f"{name:<14} model={suite.model:<10} {len(suite.tasks)} tasks × {len(suite.inits)} arms × seeds "
                 f"{suite.seeds}{more}  ({suite.expected_cost})")
 
@@ -233,16 +236,13 @@ def resolve_run_suite(args):
     suite = load_suite(args.suite)
     if args.tasks:
         suite = suite.narrowed_to(args.tasks)
-    shortcuts = {"mapping_seeds": args.mapping_seeds, "inits": args.inits,
+    if args.inits:  # contrasts and per-arm settings of arms that are no longer run are dropped with them
+        suite = suite.narrowed_to_arms(args.inits)
+    shortcuts = {"mapping_seeds": args.mapping_seeds,
                  "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
     if args.model and not args.models:  # one model asked for: the suite's model axis gives way
         suite.models = []
-    if args.inits:  # contrasts naming arms that are no longer run are dropped with them
-        from crossdomain.inits import canonical_init
-
-        kept = {canonical_init(spec) for spec in args.inits}
-        suite.contrasts = [c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)]
     seeds = [f"seeds={args.seeds}"] if args.seeds else []  # an override, so that it replaces task_seeds too
     return apply_overrides(suite, seeds + args.overrides)  # validated once, by whatever uses it (run_suite, --show-*)
 

@@ -122,6 +122,9 @@ class SuiteConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     # per-task replacement of seeds, e.g. more seeds for a task whose Δ is still imprecise
     task_seeds: dict[str, list[int]] = field(default_factory=dict)
+    # per task and arm (canonical spec): replaces that arm's seeds on that task, e.g. more seeds for the arms a
+    # precision goal is about, where adding them to every arm would cost more than it tells
+    task_arm_seeds: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     mapping_seeds: list[int] = field(default_factory=lambda: [0])
     model: str = "minilm-l6"  # alias, Hugging Face id or local folder
     mapping: str = "random"  # token-mapping strategy
@@ -159,14 +162,19 @@ class SuiteConfig:
             return list(self.arm_lr_grid[arm])
         return list(self.task_lr_grid.get(task, self.lr_grid))
 
-    def seeds_for(self, task: str) -> list[int]:
+    def seeds_for(self, task: str, arm: str | None = None) -> list[int]:
+        """The seeds of one task, or of one arm on it: the arm's own, else the task's, else the suite's."""
+        arm_seeds = self.task_arm_seeds.get(task, {})
+        if arm is not None and arm in arm_seeds:
+            return list(arm_seeds[arm])
         return list(self.task_seeds.get(task, self.seeds))
 
     def train_for(self, task: str) -> TrainConfig:
         overrides = self.task_train.get(task, {})
         return build(TrainConfig, {**dataclasses.asdict(self.train), **overrides}, f"task_train.{task}")
 
-    PER_TASK_KEYS = ("task_train", "task_seeds", "task_lr_grid", "task_lr_selection_folds")  # dicts keyed by task name
+    PER_TASK_KEYS = ("task_train", "task_seeds", "task_arm_seeds", "task_lr_grid",  # dicts keyed by task name
+                     "task_lr_selection_folds")
     PER_TASK_TEMPLATES = {"task_train": TrainConfig}  # the type of each key of a per-task dict of settings
 
     def narrowed_to(self, tasks: list[str]) -> "SuiteConfig":
@@ -175,6 +183,20 @@ class SuiteConfig:
         left_out = set(self.tasks) - set(tasks)
         kept = {key: {k: v for k, v in getattr(self, key).items() if k not in left_out} for key in self.PER_TASK_KEYS}
         return dataclasses.replace(self, tasks=list(tasks), **kept)
+
+    def narrowed_to_arms(self, specs: list[str]) -> "SuiteConfig":
+        """The suite on other init arms (``--inits``): the contrasts and per-arm settings of the suite's arms left out
+        go with them, while a key naming no arm of the suite stays, so that validation still reports it."""
+        from crossdomain.inits import canonical_init
+
+        kept = {canonical_init(spec) for spec in specs}
+        left_out = {canonical_init(spec) for spec in self.inits} - kept
+        return dataclasses.replace(
+            self, inits=list(specs),
+            contrasts=[c for c in self.contrasts if all(canonical_init(a) in kept for a in c)],
+            arm_lr_grid={arm: grid for arm, grid in self.arm_lr_grid.items() if arm not in left_out},
+            task_arm_seeds={task: {arm: seeds for arm, seeds in by_arm.items() if arm not in left_out}
+                            for task, by_arm in self.task_arm_seeds.items()})
 
 
 # -- building dataclasses from plain data --------------------------------------------------
@@ -284,13 +306,15 @@ def apply_overrides(config, assignments: list[str]):
 def command_line_wins(data: dict, assignments: list[str]) -> None:
     """The precedence rule, one for the library and the command line: an override ``train.KEY=V`` applies to
     every task, so the suite's own per-task value of KEY gives way to it, and ``seeds=[...]`` replaces
-    ``task_seeds`` (``task_train.TASK.KEY=V`` and ``task_seeds.TASK=[...]`` still target one task)."""
+    ``task_seeds`` and ``task_arm_seeds`` (``task_train.TASK.KEY=V``, ``task_seeds.TASK=[...]`` and
+    ``task_arm_seeds.TASK.ARM=[...]`` still target one task)."""
     keys = [item.partition("=")[0].strip() for item in assignments]
     train_keys = {key[len("train."):] for key in keys if key.startswith("train.")}
     data["task_train"] = {task: {k: v for k, v in values.items() if k not in train_keys}
                           for task, values in data["task_train"].items()}
     if "seeds" in keys:
         data["task_seeds"] = {}
+        data["task_arm_seeds"] = {}
 
 
 def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None:
@@ -311,16 +335,20 @@ def _set_path(data: dict, cls, path: list[str], raw: str, full_key: str) -> None
             data[head][path[1]] = coerce(raw, value_type, full_key)
             return
         if len(path) == 3 and get_origin(value_type) is dict:  # e.g. task_train.dna/splice.lr=1e-4
-            data[head].setdefault(path[1], {})[path[2]] = per_task_value(cls, head, path[2], raw, full_key)
+            data[head].setdefault(path[1], {})[path[2]] = per_task_value(cls, head, path[2], raw, full_key,
+                                                                         get_args(value_type)[1])
             return
     raise ConfigError(f"--set {full_key}: {head!r} has no sub-keys")
 
 
-def per_task_value(cls, head: str, key: str, raw: str, full_key: str):
+def per_task_value(cls, head: str, key: str, raw: str, full_key: str, value_type):
     """``task_train.TASK.KEY=V`` is typed as ``train.KEY=V`` is, so the resolved suite (and the run's suite.yaml)
-    records 0.0001, not the string '1e-4'. An unknown KEY stays raw: building the task's config refuses it."""
+    records 0.0001, not the string '1e-4'. An unknown KEY stays raw: building the task's config refuses it.
+    Without a template (``task_arm_seeds.TASK.ARM=[...]``) every value has the dict's own value type."""
     template = getattr(cls, "PER_TASK_TEMPLATES", {}).get(head)
-    hints = get_type_hints(template) if template else {}
+    if template is None:
+        return coerce(raw, value_type, full_key)
+    hints = get_type_hints(template)
     return coerce(raw, hints[key], full_key) if key in hints else raw
 
 

@@ -144,3 +144,54 @@ def test_task_seeds_give_one_task_more_seeds_and_dash_dash_seeds_replaces_them_a
     assert "task_seeds names 'dna/promotors'" in capsys.readouterr().err
     assert main(["run", "--suite", "smoke", "--show-units", "--set", "task_seeds.dna/promoters=[0,0]"]) == 2
     assert "task_seeds.dna/promoters: [0] given more than once" in capsys.readouterr().err
+
+
+def shown_seeds(capsys, *args) -> dict[tuple[str, str], set[int]]:
+    """(task, arm) → the seeds of the units ``crossdomain run --show-units`` plans."""
+    assert main(["run", "--show-units", *args]) == 0
+    seeds = {}
+    for line in capsys.readouterr().out.split():
+        if "__seed" in line:
+            task, _fold, arm, seed = line.split("__")[:4]
+            seeds.setdefault((task, arm), set()).add(int(seed[len("seed"):]))
+    return seeds
+
+
+def test_task_arm_seeds_give_some_arms_more_seeds_on_one_task(tmp_path, capsys):
+    import yaml
+
+    suite = yaml.safe_load((REPO / "crossdomain/suites/smoke.yaml").read_text())
+    path = tmp_path / "arm-seeds.yaml"
+    path.write_text(yaml.safe_dump({**suite, "inits": ["pretrained", "random", "shuffled"],
+                                    "task_arm_seeds": {"dna/splice": {"pretrained": [0, 1, 2, 3],
+                                                                      "random": [0, 1, 2, 3]}}}))
+    assert shown_seeds(capsys, "--suite", str(path)) == {
+        ("dna-splice", "pretrained"): {0, 1, 2, 3}, ("dna-splice", "random"): {0, 1, 2, 3},
+        ("dna-splice", "shuffled"): {0, 1}, **{("dna-promoters", arm): {0, 1} for arm in
+                                                ("pretrained", "random", "shuffled")}}
+    assert shown_seeds(capsys, "--suite", str(path), "--seeds", "5") == {
+        (task, arm): {5} for task in ("dna-splice", "dna-promoters") for arm in ("pretrained", "random", "shuffled")}
+    typed = shown_seeds(capsys, "--suite", str(path), "--set", "task_arm_seeds.dna/promoters.shuffled=[7,8]")
+    assert typed[("dna-promoters", "shuffled")] == {7, 8} and typed[("dna-splice", "random")] == {0, 1, 2, 3}
+    # --inits takes an arm's own seeds away with the arm (as it does the arm's lr grid and contrasts)
+    assert shown_seeds(capsys, "--suite", str(path), "--inits", "shuffled", "--tasks", "dna/splice") == {
+        ("dna-splice", "shuffled"): {0, 1}}
+    assert main(["run", "--suite", "why", "--inits", "pretrained", "random", "--show-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["arm_lr_grid"] == {}  # the frozen arms' grids went with them
+    assert config["task_arm_seeds"]["protein/amp"].keys() == {"pretrained", "random"}
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("task_arm_seeds.dna/splice.pretraind=[0]", "task_arm_seeds.dna/splice names 'pretraind', which is not one of "
+                                                "its inits' canonical specs. Did you mean 'pretrained'"),
+    ("task_arm_seeds.dna/splice.random=[]", "task_arm_seeds.dna/splice.random: expected at least one seed"),
+    ("task_arm_seeds.dna/splice.random=[2,2]", "task_arm_seeds.dna/splice.random: [2] given more than once"),
+    ("task_arm_seeds.dna/splise.random=[2]", "task_arm_seeds names 'dna/splise'"),
+    ("task_arm_seeds.dna/splice.random=[a]", "expected int, got 'a'"),
+])
+def test_a_wrong_task_arm_seeds_entry_is_refused_before_any_work(capsys, assignment, message):
+    assert main(["run", "--suite", "smoke", "--show-units", "--set", assignment]) == 2
+    assert message in capsys.readouterr().err
+    # a misspelt arm still fails when --inits narrows the arms: only the settings of the suite's own arms go
+    assert main(["run", "--suite", "smoke", "--inits", "random", "--show-units", "--set", assignment]) == 2

@@ -36,13 +36,21 @@ def expand_units(suite: SuiteConfig, data_dirs: tuple[str, ...] = ()) -> list[Un
     for task, model, train in task_conditions(suite):
         for fold in task_folds(task, suite.folds):
             for mapping_seed in suite.mapping_seeds:
-                for seed in suite.seeds_for(task):
-                    for arm in arms:
+                for seed, arms_of_seed in seeds_and_arms(suite, task, arms):
+                    for arm in arms_of_seed:
                         units.append(TrainedUnit(task=task, fold=fold, init=arm, seed=seed,
                                                  mapping_seed=mapping_seed, model=model, mapping=suite.mapping,
                                                  train=train, execution=suite.execution, data_dirs=data_dirs,
                                                  hooks=tuple(suite.hooks)))
     return units
+
+
+def seeds_and_arms(suite: SuiteConfig, task: str, arms: list[str]) -> list[tuple[int, list[str]]]:
+    """Each seed of a task with the arms that run it (``task_arm_seeds`` gives some arms other seeds), in the order
+    the seeds first appear."""
+    by_arm = {arm: suite.seeds_for(task, arm) for arm in arms}
+    seeds = list(dict.fromkeys(seed for arm in arms for seed in by_arm[arm]))
+    return [(seed, [arm for arm in arms if seed in by_arm[arm]]) for seed in seeds]
 
 
 @dataclass

@@ -91,6 +91,7 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     check_training(suite, where)
     arms = check_arms(suite, where)
     check_plugins_and_axes(suite, where)
+    check_arm_seeds(suite, [arm.spec for arm in arms], where)
     check_learning_rates(suite, [arm.spec for arm in arms], where)
     if check_resources:
         check_model_and_arms(suite, arms)
@@ -173,15 +174,28 @@ def check_plugins_and_axes(suite: SuiteConfig, where: str) -> None:
                           f"got {suite.train_sizes}")
 
 
-def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> None:
+def _names_arms(suite: SuiteConfig, key: str, names, specs: list[str], where: str) -> None:
+    """Per-arm settings are keyed by canonical spec, as records and reports name arms."""
     from crossdomain.inits import parse_init
 
-    for arm in suite.arm_lr_grid:
+    for arm in names:
         if arm not in specs:
             canonical = {spec: parse_init(spec).spec for spec in suite.inits}
             hint = f" (write it as {canonical[arm]!r})" if arm in canonical else did_you_mean(arm, specs)
-            raise ConfigError(f"{where}: arm_lr_grid names {arm!r}, which is not one of its inits' canonical specs."
-                              f"{hint}")
+            raise ConfigError(f"{where}: {key} names {arm!r}, which is not one of its inits' canonical specs.{hint}")
+
+
+def check_arm_seeds(suite: SuiteConfig, specs: list[str], where: str) -> None:
+    for task, by_arm in suite.task_arm_seeds.items():
+        _names_arms(suite, f"task_arm_seeds.{task}", by_arm, specs, where)
+        for arm, seeds in by_arm.items():
+            if not seeds:
+                raise ConfigError(f"{where}: task_arm_seeds.{task}.{arm}: expected at least one seed, got []")
+            _unique(seeds, f"{where}: task_arm_seeds.{task}.{arm}")
+
+
+def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> None:
+    _names_arms(suite, "arm_lr_grid", suite.arm_lr_grid, specs, where)
     for task in suite.tasks:
         for arm in [None, *suite.arm_lr_grid]:
             grid = suite.lr_grid_for(task, arm)
