@@ -1,12 +1,12 @@
 """Per-arm learning-rate selection, fair to both arms.
 
 For each (task, arm) of a suite with an ``lr_grid`` (``task_lr_grid`` per task, ``arm_lr_grid`` per arm),
-one *selection unit* per grid value runs on the suite's first seed, fold and mapping seed
-(``task_lr_selection_folds``: on each of the task's first N folds). The chosen lr is the one with the best
-dev score (the task's primary metric, best over the learning curve, or the final one for a unit that keeps
-its final weights; averaged over the selection folds; a tie goes to the smaller lr); test scores are never
-looked at. The main units then train each arm with its own chosen lr, and a main unit that coincides with a
-selection unit (first seed, chosen lr) is that same unit, run once.
+one *selection unit* per grid value runs on the arm's first seed (the suite's, unless ``task_arm_seeds`` gives
+the arm its own), fold and mapping seed (``task_lr_selection_folds``: on each of the task's first N folds).
+The chosen lr is the one with the best dev score (the task's primary metric, best over the learning curve, or
+the final one for a unit that keeps its final weights; averaged over the selection folds; a tie goes to the
+smaller lr); test scores are never looked at. The main units then train each arm with its own chosen lr, and a
+main unit that coincides with a selection unit (first seed, chosen lr) is that same unit, run once.
 """
 from __future__ import annotations
 
