@@ -212,6 +212,20 @@ def test_an_arm_lr_grid_replaces_the_grid_for_that_arm_only_and_a_non_canonical_
         validate_suite(bad, check_resources=False)
 
 
+def test_an_arm_with_its_own_seeds_selects_its_lr_on_its_own_first_seed():
+    from crossdomain.run.suites import validate_suite
+
+    suite = apply_overrides(load_suite("smoke"), [
+        "tasks=[dna/splice]", "lr_grid=[1e-4,3e-4]", "task_arm_seeds={dna/splice: {random: [3, 4, 5]}}"])
+    validate_suite(suite, check_resources=False)
+    units = runner.expand_units(suite)
+    assert [(u.init, u.seed) for u in units] == [("pretrained", 0), ("pretrained", 1), ("random", 3),
+                                                 ("random", 4), ("random", 5)]
+    plan = selection.selection_units(suite, units)
+    assert {key[1]: {u.seed for group in by_lr.values() for u in group} for key, by_lr in plan.items()} == {
+        "pretrained": {0}, "random": {3}}
+
+
 @pytest.mark.parametrize("other_runner", ["finishes", "dies"])
 def test_an_lr_is_chosen_only_once_every_selection_unit_another_runner_holds_has_its_record(
         tmp_path, monkeypatch, capsys, other_runner):
