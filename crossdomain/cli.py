@@ -243,7 +243,7 @@ def resolve_run_suite(args):
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})
     if args.model and not args.models:  # one model asked for: the suite's model axis gives way
         suite.models = []
-    seeds = [f"seeds={args.seeds}"] if args.seeds else []  # an override, so that it replaces task_seeds too
+    seeds = [f"seeds={args.seeds}"] if args.seeds else []  # an override: it replaces task(_arm)_seeds too
     return apply_overrides(suite, seeds + args.overrides)  # validated once, by whatever uses it (run_suite, --show-*)
 
 

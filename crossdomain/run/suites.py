@@ -74,6 +74,13 @@ def validate_execution(execution: ExecutionConfig, where: str) -> None:
             raise ConfigError(f"{where}.{key}: expected {expected}, got {getattr(execution, key)!r}")
 
 
+def _check_seed_list(seeds: list[int], where: str) -> None:
+    """A per-task or per-arm seed list replaces the suite's seeds, so it may not be empty or repeat a seed."""
+    if not seeds:
+        raise ConfigError(f"{where}: expected at least one seed, got []")
+    _unique(seeds, where)
+
+
 def _unique(values: list, where: str) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
     if repeated:
@@ -91,8 +98,9 @@ def validate_suite(suite: SuiteConfig, check_resources: bool = False) -> None:
     check_training(suite, where)
     arms = check_arms(suite, where)
     check_plugins_and_axes(suite, where)
-    check_arm_seeds(suite, [arm.spec for arm in arms], where)
-    check_learning_rates(suite, [arm.spec for arm in arms], where)
+    specs = [arm.spec for arm in arms]
+    check_arm_seeds(suite, specs, where)
+    check_learning_rates(suite, specs, where)
     if check_resources:
         check_model_and_arms(suite, arms)
 
@@ -112,9 +120,7 @@ def check_tasks_and_folds(suite: SuiteConfig, where: str) -> None:
         _names_tasks(suite, key, getattr(suite, key), where)
     _unique(suite.seeds, f"{where}: seeds")
     for task, seeds in suite.task_seeds.items():
-        if not seeds:
-            raise ConfigError(f"{where}: task_seeds.{task}: expected at least one seed, got []")
-        _unique(seeds, f"{where}: task_seeds.{task}")
+        _check_seed_list(seeds, f"{where}: task_seeds.{task}")
     _unique(suite.mapping_seeds, f"{where}: mapping_seeds")
     for task in suite.tasks:
         count = fold_count(task)
@@ -189,9 +195,7 @@ def check_arm_seeds(suite: SuiteConfig, specs: list[str], where: str) -> None:
     for task, by_arm in suite.task_arm_seeds.items():
         _names_arms(suite, f"task_arm_seeds.{task}", by_arm, specs, where)
         for arm, seeds in by_arm.items():
-            if not seeds:
-                raise ConfigError(f"{where}: task_arm_seeds.{task}.{arm}: expected at least one seed, got []")
-            _unique(seeds, f"{where}: task_arm_seeds.{task}.{arm}")
+            _check_seed_list(seeds, f"{where}: task_arm_seeds.{task}.{arm}")
 
 
 def check_learning_rates(suite: SuiteConfig, specs: list[str], where: str) -> None:
