@@ -231,13 +231,13 @@ def _describe_field(field) -> str:
 
 
 def resolve_run_suite(args):
-    from crossdomain.run.suites import load_suite
+    from crossdomain.run.suites import load_suite, narrowed_to_arms
 
     suite = load_suite(args.suite)
     if args.tasks:
         suite = suite.narrowed_to(args.tasks)
     if args.inits:  # contrasts and per-arm settings of arms that are no longer run are dropped with them
-        suite = suite.narrowed_to_arms(args.inits)
+        suite = narrowed_to_arms(suite, args.inits)
     shortcuts = {"mapping_seeds": args.mapping_seeds,
                  "model": args.model, "models": args.models, "train_sizes": args.train_sizes}
     suite = dataclasses.replace(suite, **{k: v for k, v in shortcuts.items() if v})

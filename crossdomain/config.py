@@ -184,20 +184,6 @@ class SuiteConfig:
         kept = {key: {k: v for k, v in getattr(self, key).items() if k not in left_out} for key in self.PER_TASK_KEYS}
         return dataclasses.replace(self, tasks=list(tasks), **kept)
 
-    def narrowed_to_arms(self, specs: list[str]) -> "SuiteConfig":
-        """The suite on other init arms (``--inits``): the contrasts and per-arm settings of the suite's arms left out
-        go with them, while a key naming no arm of the suite stays, so that validation still reports it."""
-        from crossdomain.inits import canonical_init
-
-        kept = {canonical_init(spec) for spec in specs}
-        left_out = {canonical_init(spec) for spec in self.inits} - kept
-        return dataclasses.replace(
-            self, inits=list(specs),
-            contrasts=[c for c in self.contrasts if all(canonical_init(a) in kept for a in c)],
-            arm_lr_grid={arm: grid for arm, grid in self.arm_lr_grid.items() if arm not in left_out},
-            task_arm_seeds={task: {arm: seeds for arm, seeds in by_arm.items() if arm not in left_out}
-                            for task, by_arm in self.task_arm_seeds.items()})
-
 
 # -- building dataclasses from plain data --------------------------------------------------
 

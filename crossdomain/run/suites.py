@@ -1,6 +1,7 @@
 """Suites: named grids in YAML. Built-ins live in ``crossdomain/suites/``; any YAML path works too."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,21 @@ def load_suite(name: str) -> SuiteConfig:
             raise ConfigError(f"{path}: not valid YAML: {error}") from error
     # keys and types are checked here; the whole request once, by whatever runs or plans it (validate_suite)
     return build(SuiteConfig, migrate_moved_keys(data, str(path)) if isinstance(data, dict) else data, str(path))
+
+
+def narrowed_to_arms(suite: SuiteConfig, specs: list[str]) -> SuiteConfig:
+    """The suite on other init arms (``--inits``): the contrasts and per-arm settings of the suite's arms left out
+    go with them, while a key naming no arm of the suite stays, so that validation still reports it."""
+    from crossdomain.inits import canonical_init
+
+    kept = {canonical_init(spec) for spec in specs}
+    left_out = {canonical_init(spec) for spec in suite.inits} - kept
+    return dataclasses.replace(
+        suite, inits=list(specs),
+        contrasts=[c for c in suite.contrasts if all(canonical_init(a) in kept for a in c)],
+        arm_lr_grid={arm: grid for arm, grid in suite.arm_lr_grid.items() if arm not in left_out},
+        task_arm_seeds={task: {arm: seeds for arm, seeds in by_arm.items() if arm not in left_out}
+                        for task, by_arm in suite.task_arm_seeds.items()})
 
 
 def fold_count(task_name: str) -> int:
