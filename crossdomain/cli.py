@@ -67,6 +67,9 @@ def _add_run_command(commands) -> None:
                           "lr, and stop before the main grid (a later run without --until goes on from there)")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--allow-mixed-precision", action="store_true",
+                     help="add units to a run even where they would train in another precision than its finished "
+                          "units (by default refused: e.g. a bf16 run resumed on a CPU without native bf16)")
     _add_executor_options(run)
     _add_data_dir(run)
 
@@ -354,7 +357,7 @@ def cmd_run(args) -> int:
         plan_dry_run(suite, out, data_dirs, executor)
         return 0
     frame = run_suite(suite, out, data_dirs, progress=not args.no_progress, executor=executor,  # validated again
-                      until=args.until)
+                      until=args.until, allow_mixed_precision=args.allow_mixed_precision)
     failed = frame[frame["status"] != "ok"]
     print(f"{len(frame)} units in {out}/units ({len(failed)} failed; {frame.attrs.get('ran_here', 0)} run by this "
           f"process); table: {out / 'results.csv'}")
@@ -465,11 +468,12 @@ def main(argv: list[str] | None = None) -> int:
                "status": cmd_status, "analyze": cmd_analyze, "compare": cmd_compare}
     from crossdomain.data.sources import SourceError
     from crossdomain.record import RecordError
+    from crossdomain.run.provenance import MixedPrecisionError
     from crossdomain.training.models import ModelNotFoundError
 
     try:
         return handler[args.command](args) or 0
-    except (*USER_ERRORS, SourceError, ModelNotFoundError, RecordError) as error:
+    except (*USER_ERRORS, SourceError, ModelNotFoundError, RecordError, MixedPrecisionError) as error:
         print(f"crossdomain {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -244,6 +244,39 @@ def test_a_bad_request_fails_before_any_unit_and_writes_nothing(tmp_path, capsys
 
 
 @pytest.mark.mirror
+@pytest.mark.parametrize("native", [None, "avx512_bf16"])
+def test_a_run_is_not_continued_in_another_precision_unless_asked(tmp_path, monkeypatch, capsys, native):
+    import crossdomain.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "uses_cuda", lambda execution=None: False)
+    here, other = ("bf16", "fp32") if native else ("fp32", "bf16")
+    monkeypatch.setattr(trainer, "cpu_native_bf16", lambda: "avx512_bf16")  # where the run's first unit trained
+    suite = small_suite(seeds="[0]")
+    out = tmp_path / "run"
+    runner.run_suite(apply_overrides(suite, [f"execution.bf16={'false' if native else 'true'}", "inits=[random]"]),
+                     out, progress=False)  # one unit, trained in the other precision
+    assert [r.precision for r in runner.load_unit_records(out)] == [other]
+    monkeypatch.setattr(trainer, "cpu_native_bf16", lambda: native)  # this CPU: without, or with native bf16
+    executed = []
+    monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
+    argv = ["run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds", "0", "--set", "train.max_steps=12",
+            "--set", "train.eval_every=6", "--out", str(out), "--no-progress", "--no-report"]
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert f"its finished trained units ran 1 in {other}, but its 1 unfinished ones would train in {here} here" in said
+    assert ("this CPU has no native bf16" if not native else "--set execution.bf16=false keeps") in said
+    assert executed == []  # refused before the pretrained unit started
+
+    if native:  # the run's precision is still available here
+        assert main([*argv, "--set", "execution.bf16=false"]) == 0 and len(executed) == 1
+        executed.clear()
+    else:
+        assert main([*argv, "--set", "execution.bf16=false"]) == 2  # fp32 asked for: still not the run's
+        assert "(execution.bf16 is false); resume it on a machine with native bf16" in capsys.readouterr().err
+    assert main([*argv, "--allow-mixed-precision"]) == 0 and len(executed) == 1  # asked for: mixed
+
+
+@pytest.mark.mirror
 def test_resuming_with_other_threads_and_eval_batch_recomputes_nothing(tmp_path, monkeypatch):
     suite = small_suite(seeds="[0]")
     out = tmp_path / "run"

@@ -28,6 +28,7 @@ class Executor:
     """Runs units; calls ``on_record`` with each record it (or a worker) finished, in the coordinating process."""
 
     name = ""
+    runs_here = True  # whether units run on this machine (its precision and CPU are theirs)
 
     def __init__(self, options: ExecutorOptions):
         self.options = options

@@ -40,6 +40,7 @@ class Slurm(Executor):
     """A SLURM job array through submitit (--slurm-* options; logs in <out>/slurm/; preempted units requeued)."""
 
     name = "slurm"
+    runs_here = False  # units run on the cluster's nodes, whose precision this machine cannot tell
     cluster: str | None = None  # None: submitit picks SLURM; tests set "local" or "debug"
 
     def parameters(self) -> dict:

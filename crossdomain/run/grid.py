@@ -319,9 +319,13 @@ def prepare_output_dir(out_dir: Path) -> None:
 
 
 def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = (), progress: bool = True,
-              on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None, until: str | None = None):
+              on_unit_done: Callable[[UnitRecord], None] | None = None, executor=None, until: str | None = None,
+              allow_mixed_precision: bool = False):
     """Baselines, then lr selection (when the suite has a grid), then the main grid; returns results.csv's frame.
-    ``until="selection"`` stops before the main grid, once the plan records each arm's chosen lr."""
+    ``until="selection"`` stops before the main grid, once the plan records each arm's chosen lr.
+    Units that would train in a precision none of the run's finished units trained in are refused before the
+    first of them starts (baselines train nothing) (:func:`crossdomain.run.provenance.refuse_mixed_precision`), unless
+    ``allow_mixed_precision``."""
     from crossdomain.data.sources import check_data_dirs
 
     validate_suite(suite, check_resources=True)
@@ -331,13 +335,22 @@ def run_suite(suite: SuiteConfig, out_dir: Path, data_dirs: tuple[str, ...] = ()
     prepare_output_dir(out_dir)
     atomic_write_text(out_dir / "suite.yaml", to_yaml(suite))
     write_plan(out_dir, suite, baselines, selecting, expansion.main, executor=executor)
-    loaded = read_unit_files(out_dir)  # once: for the environment check and the results table
+    loaded = read_unit_files(out_dir)  # once: for the environment checks and the results table
     warn_of_another_environment(loaded[0], out_dir)
     results = ResultsTable(out_dir, loaded)
+    check_precision = not allow_mixed_precision and getattr(executor, "runs_here", True)
+
+    def before_training(phase: list[Unit]) -> None:
+        if check_precision:
+            todo = [u for u in phase if isinstance(u, TrainedUnit) and not finished_ok(out_dir, u)]
+            provenance.refuse_mixed_precision(loaded[0], todo, out_dir)
+
     run_units(baselines, out_dir, results, f"{suite.name} baselines", progress, on_unit_done, executor)
+    before_training(selecting)
     units, selections = select_learning_rates(suite, expansion, out_dir, results, progress, on_unit_done, executor)
     write_plan(out_dir, suite, baselines, selecting, units, selections, executor)
     if until != "selection":
+        before_training(units)
         run_units(units, out_dir, results, f"suite {suite.name}", progress, on_unit_done, executor)
     frame = ResultsTable(out_dir).write()  # re-read once at the end: other runners may have added units meanwhile
     frame.attrs["ran_here"] = results.added

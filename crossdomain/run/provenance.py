@@ -1,6 +1,7 @@
 """Where a result came from: git commit, library versions, machine."""
 from __future__ import annotations
 
+import dataclasses
 import platform
 import subprocess
 from collections import Counter
@@ -122,3 +123,33 @@ def differences_from(records) -> list[str]:
         theirs, count = cpus.most_common(1)[0]
         lines.append(f"CPU {mine} here, {theirs} in {count} trained units")
     return lines
+
+
+class MixedPrecisionError(ValueError):
+    """A run would gain units trained in a precision none of its finished units trained in."""
+
+
+def refuse_mixed_precision(records, todo, out_dir) -> None:
+    """Refuse to train the units ``todo`` where they would train in a precision none of the run's finished trained
+    ``records`` used: its arms would then differ by numeric precision as well (e.g. a bf16 run resumed on a CPU
+    without native bf16 trains in fp32)."""
+    from crossdomain.training.trainer import resolve_precision, uses_cuda
+
+    seen = Counter(r.precision for r in records if r.ok and not r.is_baseline and r.precision)
+    new = {resolve_precision(unit.execution): unit.execution for unit in todo}
+    for here, execution in new.items():
+        if not seen or here in seen:
+            continue
+        if here == "fp32" and execution.bf16:
+            reason = ("this GPU has no bf16" if uses_cuda(execution) else
+                      "this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 is emulated and slower than fp32")
+        else:
+            reason = f"execution.bf16 is {str(execution.bf16).lower()}"
+        flipped = dataclasses.replace(execution, bf16=not execution.bf16)
+        remedy = (f"--set execution.bf16={str(flipped.bf16).lower()} keeps the run's precision"
+                  if resolve_precision(flipped) in seen else "resume it on a machine with native bf16")
+        theirs = ", ".join(f"{count} in {precision}" for precision, count in seen.most_common())
+        raise MixedPrecisionError(
+            f"{out_dir}: its finished trained units ran {theirs}, but its {len(todo)} unfinished ones would train in "
+            f"{here} here ({reason}); {remedy}, or pass --allow-mixed-precision to add {here} units anyway (the "
+            "report flags a run of mixed precision)")
