@@ -330,6 +330,19 @@ def test_every_arm_is_contrasted_with_random_and_recovered_fraction_is_by_hand(t
     assert head.index("pretrained") < head.index("random") < head.index("stats-matched")
 
 
+def test_recovered_tables_give_the_matched_seeds_as_a_range_where_arms_differ():
+    from crossdomain.report import captions, tables
+
+    rows = pd.DataFrame({"task": ["t/a", "t/a", "t/b"], "arm": ["stats-matched", "frozen", "stats-matched"],
+                         "n": [12, 6, 6], "recovered": [0.5, 0.2, 1.0], "ci_low": [0.1, -0.5, 0.4],
+                         "ci_high": [0.9, 0.9, 1.6], "interval": ["bounded"] * 3})
+    table = tables.recovered_table(rows, ["stats-matched", "frozen"]).set_index("task")
+    assert table.loc["t/a", "n"] == "6–12" and table.loc["t/b", "n"] == "6"
+    assert table.loc["t/a", "frozen"] == "0.20 [-0.50, 0.90]" and table.loc["t/b", "frozen"] == "–"
+    assert "over 6–12 seed-matched units (per task and arm" in captions.recovered("p", "r", tables.count_range(rows["n"]))
+    assert "over 6 seed-matched units." in captions.recovered("p", "r", tables.count_range([6, 6]))
+
+
 def test_suite_contrasts_from_run_json_replace_the_default(three_arm_run):
     (three_arm_run / "run.json").write_text(json.dumps({
         "arms": ["stats-matched", "random", "pretrained"],

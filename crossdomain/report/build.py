@@ -352,7 +352,8 @@ def draw_figures(data: ReportData) -> dict[str, tuple]:
                                                                captions.forest(treatment, control, rows))
     if not data.recovered.empty:
         drawn["recovered"] = (figures.recovered_figure(data.recovered, data.inits, visuals=visuals),
-                              captions.recovered(data.roles.full, data.roles.reference, int(data.recovered["n"].max())))
+                              captions.recovered(data.roles.full, data.roles.reference,
+                                                 tables.count_range(data.recovered["n"])))
     if not data.learning_rates.empty:
         drawn["learning_rates"] = (figures.learning_rate_figure(data.learning_rates, data.arms, metrics, visuals),
                                    captions.learning_rates(metrics))

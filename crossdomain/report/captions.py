@@ -70,12 +70,15 @@ def aggregate(row, metrics: dict) -> str:
                if len(pooled) > 1 else ""))
 
 
-def recovered(full: str, reference: str, n: int) -> str:
+def recovered(full: str, reference: str, n: str) -> str:
+    """``n``: the seed-matched units per task and arm, a count or a range ("6–12") where arms differ."""
+    per = " (per task and arm; recovered.csv gives each n)" if "–" in n else ""
     return (f"Recovered fraction per arm and task: (arm − {reference}) / ({full} − {reference}), the ratio of "
-            f"mean paired differences over {n} seed-matched units. 0: no better than {reference}; 1: all of "
+            f"mean paired differences over {n} seed-matched units{per}. 0: no better than {reference}; 1: all of "
             f"{full}'s advantage. Line: {FIELLER}, drawn only when {full} − {reference} is itself established at "
-            "95%; otherwise the row reads *unbounded* (no interval). An estimate beyond the axis is a triangle at "
-            "the edge with its value printed; an interval that continues past an edge ends in an arrow head.")
+            "95%; otherwise the row reads *unbounded* (no interval), and with fewer than 2 matched seeds "
+            "*undefined*. An estimate beyond the axis is a triangle at the edge with its value printed; an "
+            "interval that continues past an edge ends in an arrow head.")
 
 
 def learning_rates(metrics: dict) -> str:

@@ -117,7 +117,8 @@ def recovered_lines(data: ReportData, captions: dict) -> list[str]:
             f"{reference}) − θ·({full} − {reference}) does not reject. It is bounded only when "
             f"{full} − {reference} itself differs from 0 at the 95% level; otherwise the fraction is "
             "marked *unbounded* (the advantage to be recovered is not established, so no fraction of it is), "
-            "and with fewer than 2 matched seeds *undefined*.", "", *figure_lines("recovered", captions),
+            "and with fewer than 2 matched seeds *undefined*. n: matched seeds per task, a range where arms "
+            "differ (recovered.csv gives each arm's n).", "", *figure_lines("recovered", captions),
             *seeds_for_goal_lines(data)]
 
 

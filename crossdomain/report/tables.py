@@ -167,9 +167,15 @@ def task_by_arm_table(recovered: pd.DataFrame, arms_order: list[str], cell) -> p
     rows = []
     for task, group in recovered.groupby("task", sort=True):
         by_arm = group.set_index("arm")
-        rows.append({"task": task, "n": int(group["n"].max()),
+        rows.append({"task": task, "n": count_range(group["n"]),
                      **{arm: cell(by_arm.loc[arm]) if arm in by_arm.index else "–" for arm in arms}})
     return pd.DataFrame(rows)
+
+
+def count_range(counts) -> str:
+    """A count that may differ between arms: "12", or "6–12"."""
+    low, high = int(min(counts)), int(max(counts))
+    return str(high) if low == high else f"{low}–{high}"
 
 
 def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
