@@ -188,3 +188,22 @@ def test_executor_options_without_retrain_are_refused(synthetic, capsys):
     out = run_synthetic(synthetic, save=False)
     assert main(["analyze", str(out), "--workers", "2"]) != 0
     assert "--retrain" in capsys.readouterr().err
+
+
+def test_identical_attention_maps_share_one_row_named_together():
+    from crossdomain.analysis.attention import heat_maps, merge_identical_maps
+
+    rng = np.random.default_rng(0)
+    pretrained, random = rng.random((2, 3, len(PATTERNS))), rng.random((2, 3, len(PATTERNS)))
+    maps = [("pretrained", "before", pretrained), ("frozen:base=pretrained", "before", pretrained.copy()),
+            ("pretrained", "after", pretrained.copy()), ("random", "before", random),
+            ("frozen:base=random", "before", random + 1e-6)]  # differs: its own row
+    merged = merge_identical_maps(maps)
+    assert [(arms, state) for arms, state, _ in merged] == [
+        (["pretrained", "frozen:base=pretrained"], "before"), (["pretrained"], "after"), (["random"], "before"),
+        (["frozen:base=random"], "before")]
+    figure = heat_maps("t/a", {("t/a", arm, state): shares for arm, state, shares in maps})
+    labels = [ax.get_ylabel() for ax in figure.axes if ax.get_ylabel() and ax.get_ylabel() != figure.axes[-1].get_ylabel()]
+    assert labels == ["pretrained\n= frozen:base=pretrained\nbefore", "pretrained\nafter", "random\nbefore",
+                      "frozen:base=random\nbefore"]
+

@@ -63,7 +63,9 @@ class Attention:
             figures[name] = heat_maps(task, heat)
             captions[name] = (f"{task}: the share of each head's attention (columns of each panel: heads; rows: "
                               "layers) that goes to each pattern, averaged over the symbol queries of a sample of "
-                              "test items; one row of panels per arm and state (before/after fine-tuning).")
+                              "test items; one row of panels per arm and state (before/after fine-tuning); arms whose "
+                              "shares are identical (e.g. an arm and its frozen version before fine-tuning) share "
+                              "one row, named together.")
             # the head views need attention matrices the table lacks: drawn by run() only, captioned here
             captions[f"heads_{task.replace('/', '-')}"] = (
                 f"{task}: the attention matrix (query rows × key columns) of one test item, for the head with the "
@@ -89,12 +91,11 @@ def heat_maps(task: str, heat: dict):
 
     from crossdomain.report.style import STYLE, title
 
-    keys = [k for k in heat if k[0] == task]
+    rows = merge_identical_maps([(key[1], key[2], shares) for key, shares in heat.items() if key[0] == task])
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(len(keys), len(SHOWN), figsize=(1.1 * len(SHOWN) + 1, 0.9 * len(keys) + 0.6),
+        figure, axes = plt.subplots(len(rows), len(SHOWN), figsize=(1.1 * len(SHOWN) + 1, 0.9 * len(rows) + 0.6),
                                     layout="constrained", squeeze=False)
-        for row, key in enumerate(keys):
-            shares = heat[key]
+        for row, (arms, state, shares) in enumerate(rows):
             for column, pattern in enumerate(SHOWN):
                 ax = axes[row][column]
                 image = ax.imshow(shares[..., PATTERNS.index(pattern)], vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -103,10 +104,24 @@ def heat_maps(task: str, heat: dict):
                 if row == 0:
                     ax.set_title(pattern)
                 if column == 0:
-                    ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
+                    ax.set_ylabel("\n= ".join(arms) + f"\n{state}", fontsize=5)
         figure.colorbar(image, ax=axes, shrink=0.6, label="share of attention (rows: layers, columns: heads)")
         title(figure, f"{task}: attention share per layer × head")
     return figure
+
+
+def merge_identical_maps(maps: list[tuple]) -> list[tuple]:
+    """[(arm, state, shares)] → [(arms, state, shares)]: arms whose shares are equal (to 1e-9) in the same state,
+    e.g. ``pretrained`` and ``frozen:base=pretrained`` before fine-tuning, become one row."""
+    merged: list[tuple] = []
+    for arm, state, shares in maps:
+        for arms, other_state, other in merged:
+            if other_state == state and other.shape == shares.shape and np.allclose(other, shares, atol=1e-9):
+                arms.append(arm)
+                break
+        else:
+            merged.append(([arm], state, shares))
+    return merged
 
 
 def head_view(task: str, heat: dict, examples: dict):
@@ -115,13 +130,14 @@ def head_view(task: str, heat: dict, examples: dict):
 
     from crossdomain.report.style import STYLE, title
 
-    keys = [k for k in heat if k[0] == task and examples.get(k) is not None]
+    rows = merge_identical_maps([(key[1], key[2], shares) for key, shares in heat.items()
+                                 if key[0] == task and examples.get(key) is not None])
     patterns = ("previous", "next", "cls")
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(len(keys), len(patterns), figsize=(1.3 * len(patterns) + 0.8, 1.2 * len(keys) + 0.4),
+        figure, axes = plt.subplots(len(rows), len(patterns), figsize=(1.3 * len(patterns) + 0.8, 1.2 * len(rows) + 0.4),
                                     layout="constrained", squeeze=False)
-        for row, key in enumerate(keys):
-            shares, matrix = heat[key], examples[key]
+        for row, (arms, state, shares) in enumerate(rows):
+            matrix = examples[(task, arms[0], state)]
             for column, pattern in enumerate(patterns):
                 layer, head = np.unravel_index(np.argmax(shares[..., PATTERNS.index(pattern)]), shares.shape[:2])
                 ax = axes[row][column]
@@ -131,7 +147,7 @@ def head_view(task: str, heat: dict, examples: dict):
                 ax.set_title(f"{pattern}: L{layer} H{head} ({shares[layer, head, PATTERNS.index(pattern)]:.2f})",
                              fontsize=5)
                 if column == 0:
-                    ax.set_ylabel(f"{key[1]}\n{key[2]}", fontsize=5)
+                    ax.set_ylabel("\n= ".join(arms) + f"\n{state}", fontsize=5)
         title(figure, f"{task}: one test item, query rows × key columns")
     return figure
 
