@@ -8,7 +8,7 @@ Three recipes train the same model on the same task for the same number of steps
 * ``hf-bf16``: the same with ``Trainer``'s own ``bf16=True`` (autocast through accelerate, on CPU too);
 * ``crossdomain``: the harness itself: the unit's pipeline stages (:func:`crossdomain.training.stages.prepare`,
   :func:`~crossdomain.training.stages.build_init`) and :func:`crossdomain.training.trainer.train_and_evaluate`, in the precision
-  the harness chooses (:func:`crossdomain.training.trainer.resolve_precision`), its dev evaluation time taken out.
+  the harness chooses (:func:`crossdomain.training.precision.resolve_precision`), its dev evaluation time taken out.
 
 The recipes alternate over several repetitions and medians are reported. Useful-FLOP utilisation = model FLOPs
 on real (non-pad) tokens per second ÷ the measured peak of a 2048×2048 matmul, in the precision the recipe
@@ -194,7 +194,8 @@ def bench_task(task: str, args, peaks: dict[str, float]) -> dict:
 
 def run_bench(args) -> list[dict]:
     from crossdomain.run.suites import load_suite
-    from crossdomain.training.trainer import cpu_has_native_bf16, device_name
+    from crossdomain.training.precision import cpu_has_native_bf16
+    from crossdomain.training.trainer import device_name
 
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(threads)

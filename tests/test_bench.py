@@ -27,7 +27,7 @@ def test_training_flops_count_attention_and_non_embedding_parameters():
 
 def test_bench_command_reports_every_recipe_against_its_own_peak(mirror, capsys):
     from crossdomain.config import ExecutionConfig
-    from crossdomain.training.trainer import resolve_precision
+    from crossdomain.training.precision import resolve_precision
 
     main(["bench", "--model", "tiny", "--tasks", "dna/splice", "--steps", "3", "--batch-size", "4", "--repeats", "1",
           "--threads", "1", "--json", "--data-dir", str(mirror)])

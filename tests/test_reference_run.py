@@ -7,7 +7,7 @@ import pytest
 from crossdomain.record import load_records
 from crossdomain.run import provenance
 from crossdomain.run.units import Unit, run_unit
-from crossdomain.training.trainer import cpu_has_native_bf16
+from crossdomain.training.precision import cpu_has_native_bf16
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 REFERENCES = ["reference-cpu", "reference-cpu-v1"]

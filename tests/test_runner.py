@@ -14,7 +14,7 @@ import crossdomain.run.units as units_module
 from crossdomain.cli import main
 from crossdomain.config import ExecutionConfig, apply_overrides
 from crossdomain.run.suites import load_suite
-from crossdomain.training.trainer import cpu_has_native_bf16, resolve_precision
+from crossdomain.training.precision import cpu_has_native_bf16, resolve_precision
 from tests.conftest import write_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,17 +246,17 @@ def test_a_bad_request_fails_before_any_unit_and_writes_nothing(tmp_path, capsys
 @pytest.mark.mirror
 @pytest.mark.parametrize("native", [None, "avx512_bf16"])
 def test_a_run_is_not_continued_in_another_precision_unless_asked(tmp_path, monkeypatch, capsys, native):
-    import crossdomain.training.trainer as trainer
+    import crossdomain.training.precision as precision
 
-    monkeypatch.setattr(trainer, "uses_cuda", lambda execution=None: False)
+    monkeypatch.setattr(precision, "uses_cuda", lambda execution=None: False)
     here, other = ("bf16", "fp32") if native else ("fp32", "bf16")
-    monkeypatch.setattr(trainer, "cpu_native_bf16", lambda: "avx512_bf16")  # where the run's first unit trained
+    monkeypatch.setattr(precision, "cpu_native_bf16", lambda: "avx512_bf16")  # where the run's first unit trained
     suite = small_suite(seeds="[0]")
     out = tmp_path / "run"
     runner.run_suite(apply_overrides(suite, [f"execution.bf16={'false' if native else 'true'}", "inits=[random]"]),
                      out, progress=False)  # one unit, trained in the other precision
     assert [r.precision for r in runner.load_unit_records(out)] == [other]
-    monkeypatch.setattr(trainer, "cpu_native_bf16", lambda: native)  # this CPU: without, or with native bf16
+    monkeypatch.setattr(precision, "cpu_native_bf16", lambda: native)  # this CPU: without, or with native bf16
     executed = []
     monkeypatch.setattr(units_module, "run_unit", lambda unit, o: executed.append(unit.unit_id))
     argv = ["run", "--suite", "smoke", "--tasks", "dna/splice", "--seeds", "0", "--set", "train.max_steps=12",

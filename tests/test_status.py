@@ -45,6 +45,26 @@ def test_status_during_lr_selection_counts_selection_units_and_main_units_awaiti
 
 
 @pytest.mark.mirror
+def test_status_says_when_the_units_left_would_train_in_another_precision_here(tmp_path, capsys, monkeypatch):
+    import crossdomain.training.precision as precision
+    from crossdomain.record import UnitRecord
+
+    out = tmp_path / "bf16-run"
+    finished = run_until_the_first_unit_is_done(small_suite(), out)[0]
+    path = out / "units" / f"{finished.unit_id}.json"
+    record = UnitRecord.load(path)
+    record.precision = "bf16"  # as if it trained on a CPU with native bf16
+    record.write(path)
+    monkeypatch.setattr(precision, "uses_cuda", lambda execution=None: False)
+    for native, said in ((None, True), ("amx", False)):
+        monkeypatch.setattr(precision, "cpu_native_bf16", lambda native=native: native)
+        assert main(["status", str(out)]) == 0
+        last = capsys.readouterr().out.splitlines()[-1]
+        assert last.startswith("precision: the finished trained units ran 1 in bf16, but the units left would "
+                               "train in fp32 here (this CPU has no native bf16") == said, last
+
+
+@pytest.mark.mirror
 def test_status_names_finished_units_outside_the_plan(tmp_path, capsys):
     suite = small_suite()
     out = tmp_path / "extended"

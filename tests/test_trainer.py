@@ -7,10 +7,10 @@ import torch
 
 from crossdomain.config import ExecutionConfig, TrainConfig
 from crossdomain.training.models import fresh_classifier, resolve_model
+from crossdomain.training.precision import cpu_has_native_bf16
 from crossdomain.training.trainer import (
     EncodedSplit,
     PadCollator,
-    cpu_has_native_bf16,
     predict_outputs,
     predict_probabilities,
     train_and_evaluate,

@@ -53,7 +53,7 @@ def machine() -> dict:
 
     import torch
 
-    from crossdomain.training.trainer import cpu_native_bf16
+    from crossdomain.training.precision import cpu_native_bf16
 
     return {
         "platform": platform.platform(),
@@ -129,27 +129,37 @@ class MixedPrecisionError(ValueError):
     """A run would gain units trained in a precision none of its finished units trained in."""
 
 
+def precision_conflict(records, execution) -> dict | None:
+    """How units run here under ``execution`` would differ in precision from the run's finished trained
+    ``records``: {"theirs", "here", "reason", "remedy"}, or None where their precision is among the run's (or the
+    run has no trained unit yet)."""
+    from crossdomain.training.precision import resolve_precision, uses_cuda
+
+    seen = Counter(r.precision for r in records if r.ok and not r.is_baseline and r.precision)
+    here = resolve_precision(execution)
+    if not seen or here in seen:
+        return None
+    if here == "fp32" and execution.bf16:
+        reason = ("this GPU has no bf16" if uses_cuda(execution) else
+                  "this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 is emulated and slower than fp32")
+    else:
+        reason = f"execution.bf16 is {str(execution.bf16).lower()}"
+    flipped = dataclasses.replace(execution, bf16=not execution.bf16)
+    remedy = (f"--set execution.bf16={str(flipped.bf16).lower()} keeps the run's precision"
+              if resolve_precision(flipped) in seen else "resume it on a machine with native bf16")
+    return {"theirs": ", ".join(f"{count} in {precision}" for precision, count in seen.most_common()),
+            "here": here, "reason": reason, "remedy": remedy}
+
+
 def refuse_mixed_precision(records, todo, out_dir) -> None:
     """Refuse to train the units ``todo`` where they would train in a precision none of the run's finished trained
     ``records`` used: its arms would then differ by numeric precision as well (e.g. a bf16 run resumed on a CPU
     without native bf16 trains in fp32)."""
-    from crossdomain.training.trainer import resolve_precision, uses_cuda
-
-    seen = Counter(r.precision for r in records if r.ok and not r.is_baseline and r.precision)
-    new = {resolve_precision(unit.execution): unit.execution for unit in todo}
-    for here, execution in new.items():
-        if not seen or here in seen:
-            continue
-        if here == "fp32" and execution.bf16:
-            reason = ("this GPU has no bf16" if uses_cuda(execution) else
-                      "this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 is emulated and slower than fp32")
-        else:
-            reason = f"execution.bf16 is {str(execution.bf16).lower()}"
-        flipped = dataclasses.replace(execution, bf16=not execution.bf16)
-        remedy = (f"--set execution.bf16={str(flipped.bf16).lower()} keeps the run's precision"
-                  if resolve_precision(flipped) in seen else "resume it on a machine with native bf16")
-        theirs = ", ".join(f"{count} in {precision}" for precision, count in seen.most_common())
-        raise MixedPrecisionError(
-            f"{out_dir}: its finished trained units ran {theirs}, but its {len(todo)} unfinished ones would train in "
-            f"{here} here ({reason}); {remedy}, or pass --allow-mixed-precision to add {here} units anyway (the "
-            "report flags a run of mixed precision)")
+    for execution in {repr(unit.execution): unit.execution for unit in todo}.values():  # each distinct setting
+        conflict = precision_conflict(records, execution)
+        if conflict:
+            raise MixedPrecisionError(
+                f"{out_dir}: its finished trained units ran {conflict['theirs']}, but its {len(todo)} unfinished "
+                f"ones would train in {conflict['here']} here ({conflict['reason']}); {conflict['remedy']}, or pass "
+                f"--allow-mixed-precision to add {conflict['here']} units anyway (the report flags a run of mixed "
+                "precision)")

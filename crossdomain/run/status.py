@@ -99,8 +99,25 @@ def run_status(run_dir: Path) -> str:
     lines += outside_the_plan(loaded, entries)
     lines += resumable(Path(run_dir) / "units", records)
     lines += projection(records, distinct, plan)
+    if total["pending"] or total["failed"]:
+        lines += precision_here(loaded, plan)
     lines += [f"not a unit record (left out above; its unit counts as pending): {error}" for error in errors]
     return "\n".join(lines)
+
+
+def precision_here(records: list, plan: Plan) -> list[str]:
+    """A line where the units left would train here in a precision none of the finished ones did (which `run`
+    refuses without --allow-mixed-precision)."""
+    from crossdomain.config import ExecutionConfig, build
+    from crossdomain.run.provenance import precision_conflict
+
+    execution = build(ExecutionConfig, plan.suite.get("execution") or {}, "run.json: suite.execution")
+    conflict = precision_conflict(records, execution)
+    if not conflict:
+        return []
+    return [f"precision: the finished trained units ran {conflict['theirs']}, but the units left would train in "
+            f"{conflict['here']} here ({conflict['reason']}); `crossdomain run` refuses to add them unless "
+            f"--allow-mixed-precision ({conflict['remedy']})"]
 
 
 def outside_the_plan(records: list, entries: list[dict]) -> list[str]:
