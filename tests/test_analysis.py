@@ -191,14 +191,15 @@ def test_executor_options_without_retrain_are_refused(synthetic, capsys):
 
 
 def test_identical_attention_maps_share_one_row_named_together():
-    from crossdomain.analysis.attention import heat_maps, merge_identical_maps
+    from crossdomain.analysis.attention import heat_maps
+    from crossdomain.analysis.figures import merge_identical
 
     rng = np.random.default_rng(0)
     pretrained, random = rng.random((2, 3, len(PATTERNS))), rng.random((2, 3, len(PATTERNS)))
     maps = [("pretrained", "before", pretrained), ("frozen:base=pretrained", "before", pretrained.copy()),
             ("pretrained", "after", pretrained.copy()), ("random", "before", random),
             ("frozen:base=random", "before", random + 1e-6)]  # differs: its own row
-    merged = merge_identical_maps(maps)
+    merged = merge_identical(maps)
     assert [(arms, state) for arms, state, _ in merged] == [
         (["pretrained", "frozen:base=pretrained"], "before"), (["pretrained"], "after"), (["random"], "before"),
         (["frozen:base=random"], "before")]

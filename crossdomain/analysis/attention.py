@@ -89,9 +89,10 @@ def shares_by_unit(table: pd.DataFrame) -> dict:
 def heat_maps(task: str, heat: dict):
     import matplotlib.pyplot as plt
 
+    from crossdomain.analysis.figures import merge_identical
     from crossdomain.report.style import STYLE, title
 
-    rows = merge_identical_maps([(key[1], key[2], shares) for key, shares in heat.items() if key[0] == task])
+    rows = merge_identical([(key[1], key[2], shares) for key, shares in heat.items() if key[0] == task])
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(len(rows), len(SHOWN), figsize=(1.1 * len(SHOWN) + 1, 0.9 * len(rows) + 0.6),
                                     layout="constrained", squeeze=False)
@@ -110,27 +111,14 @@ def heat_maps(task: str, heat: dict):
     return figure
 
 
-def merge_identical_maps(maps: list[tuple]) -> list[tuple]:
-    """[(arm, state, shares)] → [(arms, state, shares)]: arms whose shares are equal (to 1e-9) in the same state,
-    e.g. ``pretrained`` and ``frozen:base=pretrained`` before fine-tuning, become one row."""
-    merged: list[tuple] = []
-    for arm, state, shares in maps:
-        for arms, other_state, other in merged:
-            if other_state == state and other.shape == shares.shape and np.allclose(other, shares, atol=1e-9):
-                arms.append(arm)
-                break
-        else:
-            merged.append(([arm], state, shares))
-    return merged
-
-
 def head_view(task: str, heat: dict, examples: dict):
     """The attention matrix of one test item for the strongest previous-, next-token and [CLS] heads of each state."""
     import matplotlib.pyplot as plt
 
+    from crossdomain.analysis.figures import merge_identical
     from crossdomain.report.style import STYLE, title
 
-    rows = merge_identical_maps([(key[1], key[2], shares) for key, shares in heat.items()
+    rows = merge_identical([(key[1], key[2], shares) for key, shares in heat.items()
                                  if key[0] == task and examples.get(key) is not None])
     patterns = ("previous", "next", "cls")
     with plt.rc_context(STYLE):

@@ -27,19 +27,19 @@ def group_colour(group: str, visuals: Visuals, others: list[str]) -> str:
     return OTHER_GROUP_COLOURS[others.index(group) % len(OTHER_GROUP_COLOURS)]
 
 
-def merge_identical(series: list[tuple], value: str) -> list[tuple]:
-    """[(groups, state, rows)]: series of one state with equal values (to 1e-9) become one entry."""
+def merge_identical(series: list[tuple], values=np.asarray) -> list[tuple]:
+    """[(group, state, data)] → [(groups, state, data)]: entries of one state whose ``values(data)`` are equal (to
+    1e-9) become one, e.g. ``pretrained`` and ``frozen:base=pretrained`` before fine-tuning."""
     merged: list[tuple] = []
-    for group, state, rows in series:
-        for entry in merged:
-            other = entry[2]
-            if (entry[1] == state and len(other) == len(rows)
-                    and np.allclose(other[value].to_numpy(float), rows[value].to_numpy(float), atol=1e-9,
-                                    equal_nan=True)):
-                entry[0].append(group)
+    for group, state, data in series:
+        for groups, other_state, other in merged:
+            mine, theirs = values(data), values(other)
+            if (other_state == state and mine.shape == theirs.shape
+                    and np.allclose(theirs, mine, atol=1e-9, equal_nan=True)):
+                groups.append(group)
                 break
         else:
-            merged.append(([group], state, rows))
+            merged.append(([group], state, data))
     return merged
 
 
@@ -62,7 +62,7 @@ def lines_by_layer(frame, value: str, title: str, ylabel: str, group: str = "arm
             series = sorted([(g, state, rows.sort_values("layer"))
                              for (g, state), rows in frame[frame["task"] == task].groupby([group, "state"], sort=False)],
                             key=lambda entry: (groups.index(entry[0]), entry[1] != "before"))
-            for k, (same, state, rows) in enumerate(merge_identical(series, value)):
+            for k, (same, state, rows) in enumerate(merge_identical(series, lambda data: data[value].to_numpy(float))):
                 colour = group_colour(same[0], visuals, others)
                 line = ax.plot(rows["layer"], rows[value], STATE_STYLE.get(state, "-"), color=colour,
                                linewidth=max(0.8, 2.4 - 0.4 * k), marker=visuals.marker(same[0]), markersize=2.5)[0]
