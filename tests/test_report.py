@@ -537,3 +537,45 @@ def test_the_units_line_counts_main_selection_only_and_baseline_units_apart(tmp_
     baseline.write(units / f"{baseline.unit_id}.json")
     line = units_line(stats.load_units([tmp_path / "run"]))
     assert line == "- units: 5 finished (2 main, 2 lr-selection only, 1 baseline), 1 failed"
+
+
+def test_a_run_stopped_part_way_says_how_many_planned_units_it_lacks(three_arm_run):
+    units = three_arm_run / "units"
+    finished = sorted(path.stem for path in units.glob("*.json"))
+    planned = [{"id": unit_id, "task": "dna/splice", "arm": "x", "phase": "main"} for unit_id in finished]
+    planned += [{"id": "dna-splice__fold0__random__seed9__map0__x", "task": "dna/splice", "arm": "random",
+                 "phase": "main"},  # never run
+                {"id": None, "task": "music/my_task", "arm": "random", "phase": "main", "awaiting": "lr selection"},
+                {"id": None, "task": "music/my_task", "arm": "pretrained", "phase": "main", "awaiting": "lr selection"}]
+    write_unit(units, "dna/splice", "random", 10, 0.1, status="failed")
+    planned.append({"id": "dna-splice__fold0__random__seed10__map0__x", "task": "dna/splice", "arm": "random",
+                    "phase": "main"})  # failed: not finished either
+    (three_arm_run / "run.json").write_text(json.dumps({"arms": ["pretrained", "random", "stats-matched"],
+                                                        "units": planned}))
+    report = (write_report([three_arm_run], three_arm_run / "r") / "report.md").read_text()
+    assert "- **not finished: 4 planned units** (dna/splice 2, music/my_task 2) have no finished record" in report
+    (three_arm_run / "run.json").write_text(json.dumps({"arms": ["pretrained", "random", "stats-matched"],
+                                                        "units": planned[:len(finished)]}))
+    assert "not finished" not in (write_report([three_arm_run], three_arm_run / "r") / "report.md").read_text()
+
+
+def test_a_unit_without_partners_under_several_contrasts_is_listed_once_with_all_of_them():
+    unpaired = pd.DataFrame({
+        "unit_id": ["u-random-3", "u-random-3", "u-failed", "u-random-1"],
+        "status": ["ok", "ok", "failed", "ok"], "task": ["t/a", "t/a", "t/a", "t/a"],
+        "init": ["random", "random", "frozen", "random"], "seed": [3, 3, 0, 1],
+        "reason": [f"{stats.NO_PARTNER} k=1 − random", f"{stats.NO_PARTNER} k=3 − random", "failed",
+                   f"{stats.NO_PARTNER} k=1 − random"], "error": [None, None, "boom", None]})
+    table = tables.unpaired_table(unpaired)
+    assert list(table["unit_id"]) == ["u-failed", "u-random-1", "u-random-3"]
+    assert table.set_index("unit_id").loc["u-random-3", "reason"] == "no partner under k=1 − random, k=3 − random"
+    assert table.set_index("unit_id").loc["u-failed", "reason"] == "failed"
+
+
+def test_seeds_for_the_goal_are_not_projected_from_one_matched_seed():
+    rows = pd.DataFrame({"task": ["t/a", "t/a"], "arm": ["shuffled", "frozen"], "n": [12, 1],
+                         "recovered": [0.2, 0.8], "ci_low": [-0.4, math.nan], "ci_high": [1.2, math.nan],
+                         "interval": ["bounded", "undefined"], "half_width": [0.8, math.inf],
+                         "pairs_for_goal": [45.0, math.nan]})
+    table = tables.seeds_for_goal_table(rows, ["shuffled", "frozen"]).set_index("task")
+    assert table.loc["t/a", "shuffled"] == "≈ 45" and table.loc["t/a", "frozen"] == "–"

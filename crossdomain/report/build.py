@@ -30,6 +30,7 @@ class RunRoles:
     contrasts: list
     full: str = FULL_ARM
     reference: str = REFERENCE_ARM
+    planned: tuple = ()  # (unit id or None while awaiting lr selection, task) of every planned unit
 
 
 def run_plan(run_dirs: list[Path]) -> RunRoles:
@@ -40,7 +41,29 @@ def run_plan(run_dirs: list[Path]) -> RunRoles:
     contrasts = list(dict.fromkeys(pair for plan in plans for pair in plan.contrasts))
     if not plans:
         return RunRoles(arms, contrasts)
-    return RunRoles(arms, contrasts, plans[0].full_arm, plans[0].reference_arm)
+    planned = tuple((unit.id, unit.task) for plan in plans for unit in plan.units)
+    return RunRoles(arms, contrasts, plans[0].full_arm, plans[0].reference_arm, planned)
+
+
+def not_yet_run(roles: RunRoles, table: stats.UnitTable) -> dict[str, int]:
+    """Per task, the planned units with no finished record (failed or never run): a run still going, or stopped
+    part-way, is reported from its finished units only, and says so."""
+    finished = {unit_id for unit_id, record in table.records.items() if record.ok}
+    missing: dict[str, set] = {}
+    for index, (unit_id, task) in enumerate(roles.planned):
+        if unit_id not in finished:
+            missing.setdefault(task, set()).add(unit_id or ("awaiting", index))
+    return {task: len(ids) for task, ids in sorted(missing.items())}
+
+
+def not_yet_run_line(missing: dict[str, int]) -> list[str]:
+    if not missing:
+        return []
+    total = sum(missing.values())
+    by_task = ", ".join(f"{task} {n}" for task, n in missing.items())
+    return [f"- **not finished: {total} planned units** ({by_task}) have no finished record, so every table and "
+            "figure below reads the finished units only, and arms may have fewer seeds than planned; "
+            "`crossdomain status RUN` lists them, and `crossdomain run` on the folder finishes them"]
 
 
 def arm_order(arms, planned: list[str] = (), roles: tuple[str, str] = (FULL_ARM, REFERENCE_ARM)) -> list[str]:
@@ -198,6 +221,7 @@ class ReportData:
     main_condition: dict = None  # with a model or data axis: the condition the rest of the report reads
     axes: dict = None  # axis → Δ per task and value of the axis (report/axes.py)
     roles: RunRoles = None  # the plans' arm order, contrasts, full and reference arms
+    not_run: dict = None  # task → planned units without a finished record
 
     @property
     def metrics(self) -> dict:
@@ -277,7 +301,8 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         aggregates=aggregates, curves=stats.curves_frame(table),
         visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms, pair), roles=roles,
         per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks},
-        all_units=all_units, main_condition=main, axes={k: v for k, v in axis_rows.items() if not v.empty})
+        all_units=all_units, main_condition=main, axes={k: v for k, v in axis_rows.items() if not v.empty},
+        not_run=not_yet_run(roles, all_units))
 
 
 def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from crossdomain.report import aggregate, convergence, speedup, stats, tables
-from crossdomain.report.build import ReportData, contrast_figure_name, describe_run
+from crossdomain.report.build import ReportData, contrast_figure_name, describe_run, not_yet_run_line
 from crossdomain.report.captions import figure_lines as caption_lines
 from crossdomain.report.style import BASELINE_STYLES, N_TOO_SMALL, TOO_FEW_RUNS
 
@@ -130,7 +130,8 @@ def seeds_for_goal_lines(data: ReportData) -> list[str]:
             f"seeds run; ≈ m: the matched seeds at which it would be, if the observed means and the spread of the "
             f"paired differences held (a planning estimate, not a promise: more seeds move both); > "
             f"{stats.MAX_PROJECTED_PAIRS}: not within {stats.MAX_PROJECTED_PAIRS} seeds (an advantage too small "
-            "for its spread). Units are independent, so seeds can be added to the same run folder.", ""]
+            "for its spread); –: fewer than 2 matched seeds, no spread to project from. Units are independent, so "
+            "seeds can be added to the same run folder.", ""]
 
 
 def learning_rate_lines(data: ReportData, captions: dict) -> list[str]:
@@ -159,7 +160,7 @@ def accounting_lines(data: ReportData) -> list[str]:
               ""]
     unpaired = data.unpaired
     lines.append("None." if unpaired.empty else
-                 tables.to_markdown(unpaired[["unit_id", "status", "task", "init", "seed", "reason", "error"]]))
+                 tables.to_markdown(tables.unpaired_table(unpaired)))
     return lines
 
 
@@ -189,7 +190,8 @@ def axes_lines(data: ReportData, captions: dict) -> list[str]:
 
 def report_markdown(data: ReportData, head: pd.DataFrame, captions: dict) -> str:
     lines = ["# crossdomain report", "", "## What was run", "", *describe_run(data.all_units or data.table, data.arms),
-             *main_condition_lines(data), "", *headline_lines(data, head), *axes_lines(data, captions),
+             *not_yet_run_line(data.not_run or {}), *main_condition_lines(data), "", *headline_lines(data, head),
+             *axes_lines(data, captions),
              *across_tasks_lines(data, captions), *scores_lines(data, captions),
              *contrast_lines(data, captions), *recovered_lines(data, captions), *learning_rate_lines(data, captions),
              *convergence_lines(data.table, data.summary, data.speedups, captions), *accounting_lines(data),

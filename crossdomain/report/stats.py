@@ -149,6 +149,9 @@ def summarise_arms(table: UnitTable, column: str = "score") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NO_PARTNER = "no partner under"  # the reason given for a finished unit that a contrast could not pair
+
+
 def pair_units(table: UnitTable, treatment: str, control: str):
     """(pairs, unpaired): units of two arms matched on task, fold, seed, mapping seed, model, mapping.
 
@@ -167,7 +170,7 @@ def pair_units(table: UnitTable, treatment: str, control: str):
     pairs.insert(1, "control", control)
     paired_ids = set(pairs["treatment_id"]) | set(pairs["control_id"])
     unpaired = ok[~ok["unit_id"].isin(paired_ids) & ok["init"].isin([treatment, control])]
-    unpaired = pd.concat([unpaired.assign(reason=f"no partner under {treatment} − {control}"),
+    unpaired = pd.concat([unpaired.assign(reason=f"{NO_PARTNER} {treatment} − {control}"),
                           table.failed.assign(reason="failed")])
     return pairs, unpaired.reset_index(drop=True)
 

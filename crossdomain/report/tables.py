@@ -184,6 +184,8 @@ def recovered_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFr
 
 
 def seeds_for_goal_cell(row) -> str:
+    if row["n"] < 2:
+        return "–"  # one matched seed has no spread to project from
     if row["half_width"] <= stats.RECOVERED_HALF_WIDTH_GOAL:
         return f"met ({int(row['n'])})"
     if pd.isna(row["pairs_for_goal"]):
@@ -194,6 +196,20 @@ def seeds_for_goal_cell(row) -> str:
 def seeds_for_goal_table(recovered: pd.DataFrame, arms_order: list[str]) -> pd.DataFrame:
     """Task rows × arm columns: the matched seeds at which the recovered fraction's interval would meet the goal."""
     return task_by_arm_table(recovered, arms_order, seeds_for_goal_cell)
+
+
+def unpaired_table(unpaired: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit: a unit that several contrasts could not pair (a run stopped part-way leaves many) is
+    named once, with every contrast it lacks a partner under."""
+    def reasons(values) -> str:
+        lacking = [v.removeprefix(stats.NO_PARTNER).strip() for v in values if v.startswith(stats.NO_PARTNER)]
+        others = [v for v in values if not v.startswith(stats.NO_PARTNER)]
+        return "; ".join([*others, *([f"{stats.NO_PARTNER} {', '.join(lacking)}"] if lacking else [])])
+
+    columns = ["unit_id", "status", "task", "init", "seed", "reason", "error"]
+    grouped = unpaired[columns].groupby("unit_id", sort=False, dropna=False).agg(
+        {**{c: "first" for c in columns[1:]}, "reason": reasons}).reset_index()
+    return grouped.sort_values(["task", "init", "seed"], kind="stable", na_position="last")[columns]
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
