@@ -546,14 +546,18 @@ def test_a_run_stopped_part_way_says_how_many_planned_units_it_lacks(three_arm_r
     planned += [{"id": "dna-splice__fold0__random__seed9__map0__x", "task": "dna/splice", "arm": "random",
                  "phase": "main"},  # never run
                 {"id": None, "task": "music/my_task", "arm": "random", "phase": "main", "awaiting": "lr selection"},
-                {"id": None, "task": "music/my_task", "arm": "pretrained", "phase": "main", "awaiting": "lr selection"}]
+                {"id": None, "task": "music/my_task", "arm": "pretrained", "phase": "main", "awaiting": "lr selection"},
+                {"id": None, "task": "music/my_task", "arm": "stats-matched", "phase": "main",
+                 "awaiting": "lr selection", "reuses_selection_unit": True}]  # counted as its selection unit
+    planned.append({"id": "music-my_task__sel", "task": "music/my_task", "arm": "stats-matched",
+                    "phase": "selection"})  # that selection unit, not run
     write_unit(units, "dna/splice", "random", 10, 0.1, status="failed")
     planned.append({"id": "dna-splice__fold0__random__seed10__map0__x", "task": "dna/splice", "arm": "random",
                     "phase": "main"})  # failed: not finished either
     (three_arm_run / "run.json").write_text(json.dumps({"arms": ["pretrained", "random", "stats-matched"],
                                                         "units": planned}))
     report = (write_report([three_arm_run], three_arm_run / "r") / "report.md").read_text()
-    assert "- **not finished: 4 planned units** (dna/splice 2, music/my_task 2) have no finished record" in report
+    assert "- **not finished: 5 planned units** (dna/splice 2, music/my_task 3) have no finished record" in report
     (three_arm_run / "run.json").write_text(json.dumps({"arms": ["pretrained", "random", "stats-matched"],
                                                         "units": planned[:len(finished)]}))
     assert "not finished" not in (write_report([three_arm_run], three_arm_run / "r") / "report.md").read_text()

@@ -16,6 +16,7 @@ from crossdomain.report import aggregate, axes, captions, convergence, figures, 
 from crossdomain.report.style import Visuals
 from crossdomain.run import provenance
 from crossdomain.run.plan import load_plan
+from crossdomain.run.status import distinct_units, planned_units, unit_state
 
 
 class ReportError(ValueError):
@@ -30,7 +31,7 @@ class RunRoles:
     contrasts: list
     full: str = FULL_ARM
     reference: str = REFERENCE_ARM
-    planned: tuple = ()  # (unit id or None while awaiting lr selection, task) of every planned unit
+    plans: tuple = ()  # the runs' plans (run.json), for the units planned but not finished
 
 
 def run_plan(run_dirs: list[Path]) -> RunRoles:
@@ -41,19 +42,17 @@ def run_plan(run_dirs: list[Path]) -> RunRoles:
     contrasts = list(dict.fromkeys(pair for plan in plans for pair in plan.contrasts))
     if not plans:
         return RunRoles(arms, contrasts)
-    planned = tuple((unit.id, unit.task) for plan in plans for unit in plan.units)
-    return RunRoles(arms, contrasts, plans[0].full_arm, plans[0].reference_arm, planned)
+    return RunRoles(arms, contrasts, plans[0].full_arm, plans[0].reference_arm, tuple(plans))
 
 
-def not_yet_run(roles: RunRoles, table: stats.UnitTable) -> dict[str, int]:
-    """Per task, the planned units with no finished record (failed or never run): a run still going, or stopped
-    part-way, is reported from its finished units only, and says so."""
-    finished = {unit_id for unit_id, record in table.records.items() if record.ok}
-    missing: dict[str, set] = {}
-    for index, (unit_id, task) in enumerate(roles.planned):
-        if unit_id not in finished:
-            missing.setdefault(task, set()).add(unit_id or ("awaiting", index))
-    return {task: len(ids) for task, ids in sorted(missing.items())}
+def not_yet_run(plans, records: dict) -> dict[str, int]:
+    """Per task, the planned units with no finished record (failed or never run), each unit once, as
+    ``crossdomain status`` counts them: a run still going, or stopped part-way, is reported from its finished units
+    only, and says so."""
+    entries = [entry for plan in plans for entry in planned_units(plan, records)]
+    missing = Counter(entry["task"] for entry in distinct_units(entries).values()
+                      if unit_state(entry, records, claims={}) != "done")
+    return dict(sorted(missing.items()))
 
 
 def not_yet_run_line(missing: dict[str, int]) -> list[str]:
@@ -302,7 +301,7 @@ def compute(run_dirs: list[Path], metric: str = "primary", contrasts: list[tuple
         visuals=run_visuals([*table.ok["arm"], *table.ok["init"]], planned_arms, pair), roles=roles,
         per_seed={task: tables.per_seed_table(table.ok, task) for task in tasks},
         all_units=all_units, main_condition=main, axes={k: v for k, v in axis_rows.items() if not v.empty},
-        not_run=not_yet_run(roles, all_units))
+        not_run=not_yet_run(roles.plans, all_units.records))
 
 
 def write_tables(data: ReportData, out_dir: Path) -> pd.DataFrame:

@@ -36,6 +36,13 @@ def planned_units(plan: Plan, records: dict) -> list[dict]:
     return entries
 
 
+def distinct_units(entries: list[dict]) -> dict:
+    """The plan's entries with each unit once (for "all"): a main unit that is one of its arm's selection units
+    counts among those; a main unit still awaiting lr selection (no id yet) is keyed by its place in the plan."""
+    return {entry["id"] or ("awaiting", index): entry for index, entry in enumerate(entries)
+            if not entry.get("reuses_selection_unit")}
+
+
 def unit_state(entry: dict, records: dict, claims: dict) -> str:
     record = records.get(entry["id"]) if entry["id"] else None
     if record is not None:
@@ -79,12 +86,10 @@ def run_status(run_dir: Path) -> str:
     ResultsTable(Path(run_dir), (loaded, errors)).write()
     entries = planned_units(plan, records)
     counts: dict[tuple[str, str, str], Counter] = {}
-    distinct: dict[object, tuple[str, dict]] = {}  # a unit that is both selection and main counts once in "all"
-    for index, entry in enumerate(entries):
-        state = unit_state(entry, records, claims)
-        counts.setdefault((entry["phase"], entry["task"], entry["arm"]), Counter())[state] += 1
-        if not entry.get("reuses_selection_unit"):  # that unit is counted among the selection units
-            distinct[entry["id"] or ("awaiting", index)] = (state, entry)
+    for entry in entries:
+        counts.setdefault((entry["phase"], entry["task"], entry["arm"]), Counter())[
+            unit_state(entry, records, claims)] += 1
+    distinct = {key: (unit_state(entry, records, claims), entry) for key, entry in distinct_units(entries).items()}
     total = Counter(state for state, _ in distinct.values())
 
     header = f"{'phase':<11}{'task':<24}{'arm':<26}" + "".join(f"{s:>9}" for s in STATES)
